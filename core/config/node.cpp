@@ -1,0 +1,257 @@
+#include "core/config/node.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace adascale::config {
+namespace fs = std::filesystem;
+
+std::string Location::str() const {
+  if (line <= 0) return file;
+  return file + ":" + std::to_string(line);
+}
+
+const Node* Node::find(std::string_view key) const {
+  for (const auto& [k, v] : entries) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+Node* Node::find(std::string_view key) {
+  for (auto& [k, v] : entries) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+std::string Node::describe() const {
+  switch (kind) {
+    case Kind::kNull: return "an empty value";
+    case Kind::kScalar: return "'" + scalar + "'";
+    case Kind::kMap: return "a map";
+    case Kind::kSequence: return "a list";
+  }
+  return "?";
+}
+
+namespace {
+
+Node convert(const YAML::Node& y, const std::string& source) {
+  Node n;
+  n.where = {source, y.Mark().is_null() ? 0 : y.Mark().line + 1};
+  switch (y.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      n.kind = Node::Kind::kNull;
+      break;
+    case YAML::NodeType::Scalar:
+      n.kind = Node::Kind::kScalar;
+      n.scalar = y.Scalar();
+      break;
+    case YAML::NodeType::Sequence:
+      n.kind = Node::Kind::kSequence;
+      for (const auto& item : y) n.items.push_back(convert(item, source));
+      break;
+    case YAML::NodeType::Map:
+      n.kind = Node::Kind::kMap;
+      for (const auto& kv : y) {
+        if (!kv.first.IsScalar()) {
+          throw ConfigError(Location{source, kv.first.Mark().line + 1}.str() +
+                            ": map keys must be plain names");
+        }
+        std::string key = kv.first.Scalar();
+        if (n.find(key) != nullptr) {
+          throw ConfigError(Location{source, kv.first.Mark().line + 1}.str() +
+                            ": duplicate key '" + key + "'");
+        }
+        Node value = convert(kv.second, source);
+        if (value.where.line == 0) value.where.line = kv.first.Mark().line + 1;
+        n.entries.emplace_back(std::move(key), std::move(value));
+      }
+      break;
+  }
+  return n;
+}
+
+std::vector<std::string> include_paths(const Node& inc, const fs::path& dir) {
+  std::vector<std::string> out;
+  auto add = [&](const Node& p) {
+    if (p.kind != Node::Kind::kScalar) {
+      throw ConfigError(p.where.str() +
+                        ": include: expected a file path, got " + p.describe());
+    }
+    fs::path path(p.scalar);
+    out.push_back((path.is_absolute() ? path : dir / path).string());
+  };
+  if (inc.kind == Node::Kind::kSequence) {
+    for (const auto& item : inc.items) add(item);
+  } else {
+    add(inc);
+  }
+  return out;
+}
+
+Node load_recursive(const std::string& path, std::vector<std::string>& stack) {
+  std::error_code ec;
+  fs::path canonical = fs::weakly_canonical(path, ec);
+  std::string key = ec ? path : canonical.string();
+  for (const auto& s : stack) {
+    if (s == key) throw ConfigError(path + ": include cycle");
+  }
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open config file");
+  std::stringstream text;
+  text << in.rdbuf();
+  Node own = parse_yaml(text.str(), path);
+  if (own.kind == Node::Kind::kNull) own.kind = Node::Kind::kMap;
+  if (own.kind != Node::Kind::kMap) {
+    throw ConfigError(path + ": a config file must be a map of keys, got " +
+                      own.describe());
+  }
+  auto inc = std::find_if(own.entries.begin(), own.entries.end(),
+                          [](const auto& kv) { return kv.first == "include"; });
+  if (inc == own.entries.end()) return own;
+
+  Node merged;
+  merged.kind = Node::Kind::kMap;
+  merged.where = {path, 1};
+  stack.push_back(key);
+  for (const auto& p :
+       include_paths(inc->second, fs::path(path).parent_path())) {
+    merge_into(merged, load_recursive(p, stack));
+  }
+  stack.pop_back();
+  own.entries.erase(inc);
+  merge_into(merged, own);
+  return merged;
+}
+
+void emit(YAML::Emitter& out, const Node& n) {
+  switch (n.kind) {
+    case Node::Kind::kNull: out << YAML::Null; break;
+    case Node::Kind::kScalar: out << n.scalar; break;
+    case Node::Kind::kSequence: {
+      bool flow = std::all_of(n.items.begin(), n.items.end(), [](const Node& i) {
+        return i.kind == Node::Kind::kScalar;
+      });
+      if (flow) out << YAML::Flow;
+      out << YAML::BeginSeq;
+      for (const auto& i : n.items) emit(out, i);
+      out << YAML::EndSeq;
+      break;
+    }
+    case Node::Kind::kMap:
+      out << YAML::BeginMap;
+      for (const auto& [k, v] : n.entries) {
+        out << YAML::Key << k << YAML::Value;
+        emit(out, v);
+      }
+      out << YAML::EndMap;
+      break;
+  }
+}
+
+}  // namespace
+
+Node parse_yaml(const std::string& text, const std::string& source) {
+  try {
+    return convert(YAML::Load(text), source);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(Location{source, e.mark.line + 1}.str() +
+                      ": YAML syntax error: " + e.msg);
+  }
+}
+
+Node load_file(const std::string& path) {
+  std::vector<std::string> stack;
+  return load_recursive(path, stack);
+}
+
+void merge_into(Node& base, const Node& over) {
+  if (base.kind != Node::Kind::kMap || over.kind != Node::Kind::kMap) {
+    base = over;
+    return;
+  }
+  for (const auto& [key, value] : over.entries) {
+    if (Node* existing = base.find(key)) {
+      merge_into(*existing, value);
+    } else {
+      base.entries.emplace_back(key, value);
+    }
+  }
+}
+
+void apply_override(Node& root, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw ConfigError("--set " + assignment +
+                      ": expected key.path=value, got no '='");
+  }
+  std::string path = assignment.substr(0, eq);
+  Location where{"--set " + assignment, 0};
+  Node value = parse_yaml(assignment.substr(eq + 1), where.file);
+  value.where = where;
+
+  Node* cur = &root;
+  if (cur->kind == Node::Kind::kNull) cur->kind = Node::Kind::kMap;
+  std::stringstream parts(path);
+  std::string part;
+  std::vector<std::string> comps;
+  while (std::getline(parts, part, '.')) {
+    if (part.empty()) {
+      throw ConfigError(where.file + ": empty component in key path '" + path +
+                        "'");
+    }
+    comps.push_back(part);
+  }
+  for (size_t i = 0; i < comps.size(); ++i) {
+    const std::string& c = comps[i];
+    Node* next = nullptr;
+    if (cur->kind == Node::Kind::kSequence) {
+      size_t idx = 0;
+      try {
+        size_t used = 0;
+        idx = std::stoul(c, &used);
+        if (used != c.size()) throw std::invalid_argument(c);
+      } catch (const std::exception&) {
+        throw ConfigError(where.file + ": '" + c +
+                          "' indexes a list, expected a number");
+      }
+      if (idx >= cur->items.size()) {
+        throw ConfigError(where.file + ": index " + c + " is past the list (" +
+                          std::to_string(cur->items.size()) + " items)");
+      }
+      next = &cur->items[idx];
+    } else {
+      if (cur->kind != Node::Kind::kMap) {
+        cur->kind = Node::Kind::kMap;
+        cur->scalar.clear();
+      }
+      next = cur->find(c);
+      if (next == nullptr) {
+        Node fresh;
+        fresh.kind = Node::Kind::kMap;
+        fresh.where = where;
+        cur->entries.emplace_back(c, std::move(fresh));
+        next = &cur->entries.back().second;
+      }
+    }
+    cur = next;
+  }
+  *cur = std::move(value);
+}
+
+std::string to_yaml(const Node& node) {
+  YAML::Emitter out;
+  emit(out, node);
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace adascale::config

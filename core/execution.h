@@ -1,0 +1,31 @@
+#pragma once
+/// Applies a run's execution settings: threads (LibTorch intra-op and TBB),
+/// device and seeds. Kept free of LibTorch types so headers stay light.
+
+#include <cstdint>
+#include <string>
+
+namespace adascale::core {
+
+/// What setup_execution() settled on.
+struct Execution {
+  int threads = 1;           ///< intra-op and TBB threads in use
+  std::string device = "cpu";  ///< "cpu" or "cuda"
+  uint64_t seed = 0;
+};
+
+/// "auto" = hardware threads; else the number. Throws ConfigError.
+int resolve_threads(const std::string& threads);
+
+/// "auto" = cuda when available, else cpu; "cuda" without a GPU is an error.
+std::string resolve_device(const std::string& device);
+
+/// Sets LibTorch intra-op threads, the TBB parallelism limit, the device and
+/// seeds LibTorch's generators. Safe to call again with other values.
+Execution setup_execution(const std::string& threads, const std::string& device,
+                          uint64_t seed);
+
+/// The TBB parallelism limit currently in force.
+int tbb_threads();
+
+}  // namespace adascale::core

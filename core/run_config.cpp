@@ -1,0 +1,64 @@
+#include "core/run_config.h"
+
+#include <charconv>
+
+#include "core/config/node.h"
+#include "core/config/schema.h"
+#include "core/error.h"
+
+namespace adascale::core {
+
+std::string RunConfig::check_threads(const std::string& value) {
+  if (value == "auto") return "";
+  int n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec == std::errc() && end == value.data() + value.size() && n > 0 &&
+      n <= 4096) {
+    return "";
+  }
+  return "expected 'auto' or a thread count in [1, 4096]";
+}
+
+namespace {
+
+void validate(const RunConfig& c, const config::Node& tree) {
+  auto where = [&](const char* section) {
+    const config::Node* n = tree.find(section);
+    return (n ? n->where.str() : std::string("config")) + ": ";
+  };
+  const DatasetConfig& d = c.dataset;
+  if (d.format != "synthetic" && d.root.empty()) {
+    throw ConfigError(where("dataset") + "dataset.root: required for format '" +
+                      d.format + "'");
+  }
+  if (d.mean.size() != d.std.size()) {
+    throw ConfigError(where("dataset") +
+                      "dataset.mean and dataset.std: expected the same "
+                      "number of channels, got " +
+                      std::to_string(d.mean.size()) + " and " +
+                      std::to_string(d.std.size()));
+  }
+  if (d.label_kind != "fine" && d.format != "cifar100") {
+    throw ConfigError(where("dataset") +
+                      "dataset.label_kind: only cifar100 has coarse labels");
+  }
+}
+
+}  // namespace
+
+RunConfig load_run_config(const std::optional<std::string>& path,
+                          const std::vector<std::string>& overrides) {
+  config::Node tree;
+  tree.kind = config::Node::Kind::kMap;
+  if (path) tree = config::load_file(*path);
+  for (const auto& o : overrides) config::apply_override(tree, o);
+  auto cfg = config::Reader::read_struct<RunConfig>(tree);
+  validate(cfg, tree);
+  return cfg;
+}
+
+std::string to_yaml(const RunConfig& config) {
+  return config::to_yaml(config::Writer::write_struct(config));
+}
+
+}  // namespace adascale::core
