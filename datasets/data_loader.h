@@ -1,0 +1,86 @@
+#pragma once
+/// Batches for training and evaluation: per-epoch seeded shuffling,
+/// samples transformed in parallel with TBB, batches prepared ahead on a
+/// background thread, each a ready float tensor (NCHW, or channels-last).
+
+#include <ATen/Tensor.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/loader_config.h"
+#include "datasets/image_dataset.h"
+#include "datasets/image_transform.h"
+
+namespace adascale::datasets {
+
+/// One batch.
+struct Batch {
+  at::Tensor images;  ///< float32 N×C×H×W (memory NHWC when channels_last)
+  at::Tensor labels;  ///< int64 N
+  int64_t epoch = 0;
+  int64_t index = 0;  ///< batch number within the epoch
+};
+
+/// Iterates a subset of a dataset (given by `indices`) in batches.
+/// Not copyable; one consumer thread.
+class DataLoader {
+ public:
+  DataLoader(const ImageDataset& data, std::vector<int64_t> indices,
+             ImageTransform transform, core::LoaderConfig options,
+             uint64_t seed);
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  /// Samples per epoch (before drop_last).
+  int64_t num_samples() const { return static_cast<int64_t>(indices_.size()); }
+  /// Batches per epoch.
+  int64_t batches_per_epoch() const;
+
+  /// Begins `epoch` at batch `first_batch` (to resume mid-epoch); the order
+  /// and augmentation depend only on (seed, epoch), so a resumed epoch
+  /// yields the same batches as an uninterrupted one.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
+
+  /// The next batch of the current epoch, or nullopt at its end. Rethrows an
+  /// error raised while preparing a batch.
+  std::optional<Batch> next();
+
+  /// The sample order of `epoch` (dataset indices), as start_epoch uses it.
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+
+ private:
+  Batch make_batch(int64_t epoch, int64_t batch,
+                   const std::vector<int64_t>& order) const;
+  void stop_producer();
+
+  const ImageDataset& data_;
+  std::vector<int64_t> indices_;
+  ImageTransform transform_;
+  core::LoaderConfig options_;
+  uint64_t seed_;
+
+  // Current epoch.
+  bool started_ = false;
+  int64_t epoch_ = 0;
+  int64_t next_batch_ = 0;
+  std::vector<int64_t> order_;
+
+  // Background preparation (prefetch > 0).
+  std::thread producer_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Batch> ready_;
+  bool stop_ = false;
+  bool producer_done_ = true;
+  std::exception_ptr error_;
+};
+
+}  // namespace adascale::datasets
