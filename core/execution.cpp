@@ -27,7 +27,8 @@ std::unique_ptr<tbb::global_control>& tbb_control() {
 
 int resolve_threads(const std::string& threads) {
   std::string err = RunConfig::check_threads(threads);
-  if (!err.empty()) throw ConfigError("threads: " + err + ", got '" + threads + "'");
+  if (!err.empty())
+    throw ConfigError("threads: " + err + ", got '" + threads + "'");
   if (threads == "auto") {
     unsigned hw = std::thread::hardware_concurrency();
     return hw == 0 ? 1 : static_cast<int>(hw);

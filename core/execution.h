@@ -9,7 +9,7 @@ namespace adascale::core {
 
 /// What setup_execution() settled on.
 struct Execution {
-  int threads = 1;           ///< intra-op and TBB threads in use
+  int threads = 1;             ///< intra-op and TBB threads in use
   std::string device = "cpu";  ///< "cpu" or "cuda"
   uint64_t seed = 0;
 };

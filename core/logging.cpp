@@ -25,11 +25,16 @@ std::shared_ptr<spdlog::logger> make_logger() {
 
 spdlog::level::level_enum to_spdlog(Level level) {
   switch (level) {
-    case Level::kDebug: return spdlog::level::debug;
-    case Level::kInfo: return spdlog::level::info;
-    case Level::kWarn: return spdlog::level::warn;
-    case Level::kError: return spdlog::level::err;
-    case Level::kOff: return spdlog::level::off;
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
+    case Level::kOff:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -76,12 +81,13 @@ void add_file_sink(const std::string& path) {
 void remove_file_sinks() {
   std::lock_guard<std::mutex> lock(sinks_mutex());
   auto& sinks = logger().sinks();
-  sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
-                             [](const spdlog::sink_ptr& s) {
-                               return dynamic_cast<spdlog::sinks::basic_file_sink_mt*>(
-                                          s.get()) != nullptr;
-                             }),
-              sinks.end());
+  sinks.erase(
+      std::remove_if(sinks.begin(), sinks.end(),
+                     [](const spdlog::sink_ptr& s) {
+                       return dynamic_cast<spdlog::sinks::basic_file_sink_mt*>(
+                                  s.get()) != nullptr;
+                     }),
+      sinks.end());
 }
 
 }  // namespace adascale::log

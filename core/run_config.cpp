@@ -11,7 +11,8 @@ namespace adascale::core {
 std::string RunConfig::check_threads(const std::string& value) {
   if (value == "auto") return "";
   int n = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  auto [end, ec] =
+      std::from_chars(value.data(), value.data() + value.size(), n);
   if (ec == std::errc() && end == value.data() + value.size() && n > 0 &&
       n <= 4096) {
     return "";

@@ -15,11 +15,11 @@ namespace adascale::core {
 
 /// Top level of every config file.
 struct RunConfig {
-  std::string name;              ///< run name; default from the command
+  std::string name;               ///< run name; default from the command
   std::string runs_dir = "runs";  ///< parent of run directories
-  std::string threads = "auto";  ///< "auto" (hardware threads) or a count
-  std::string device = "auto";   ///< auto | cpu | cuda
-  int64_t seed = 0;              ///< global seed (weights, shuffling, augment)
+  std::string threads = "auto";   ///< "auto" (hardware threads) or a count
+  std::string device = "auto";    ///< auto | cpu | cuda
+  int64_t seed = 0;               ///< global seed (weights, shuffling, augment)
   std::string log_level = "info";
   DatasetConfig dataset;
   AugmentConfig augment;

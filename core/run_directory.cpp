@@ -17,8 +17,9 @@ RunDirectory RunDirectory::open(const std::string& dir, const RunConfig& config,
   std::error_code ec;
   bool exists = fs::exists(run.config_path(), ec);
   if (exists && !resume) {
-    throw IoError(dir + ": already holds a run (config.yaml); pass --resume "
-                        "to continue it or choose another --out");
+    throw IoError(dir +
+                  ": already holds a run (config.yaml); pass --resume "
+                  "to continue it or choose another --out");
   }
   if (exists && resume) {
     std::string previous = read_file(run.config_path());

@@ -26,8 +26,8 @@ struct Sums {
 ChannelStats channel_stats(const ImageDataset& data,
                            const std::vector<int64_t>& indices) {
   const auto channels = static_cast<size_t>(data.channels);
-  const int64_t n = indices.empty() ? data.size()
-                                    : static_cast<int64_t>(indices.size());
+  const int64_t n =
+      indices.empty() ? data.size() : static_cast<int64_t>(indices.size());
   const int64_t plane = static_cast<int64_t>(data.height) * data.width;
   Sums total = tbb::parallel_reduce(
       tbb::blocked_range<int64_t>(0, n), Sums(channels),

@@ -36,7 +36,9 @@ DataLoader::DataLoader(const ImageDataset& data, std::vector<int64_t> indices,
   }
 }
 
-DataLoader::~DataLoader() { stop_producer(); }
+DataLoader::~DataLoader() {
+  stop_producer();
+}
 
 int64_t DataLoader::batches_per_epoch() const {
   int64_t n = num_samples(), b = options_.batch_size;
@@ -66,9 +68,9 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t batch,
   Batch out;
   out.epoch = epoch;
   out.index = batch;
-  out.images = torch::empty({n, c, h, w},
-                            torch::TensorOptions().dtype(torch::kFloat32)
-                                .memory_format(memory));
+  out.images = torch::empty(
+      {n, c, h, w},
+      torch::TensorOptions().dtype(torch::kFloat32).memory_format(memory));
   out.labels = torch::empty({n}, torch::kInt64);
   float* images = out.images.data_ptr<float>();
   int64_t* labels = out.labels.data_ptr<int64_t>();
@@ -77,8 +79,8 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t batch,
     const int64_t sample = order[static_cast<size_t>(begin + i)];
     FloatImageView view{images + i * strides[0], strides[1], strides[2],
                         strides[3]};
-    uint64_t seed = core::mix_seed(
-        {seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(begin + i)});
+    uint64_t seed = core::mix_seed({seed_, static_cast<uint64_t>(epoch),
+                                    static_cast<uint64_t>(begin + i)});
     transform_.apply(data_.image(sample), view, seed);
     labels[i] = data_.labels[static_cast<size_t>(sample)];
   });

@@ -10,7 +10,7 @@ namespace adascale::datasets {
 /// N images of C×H×W 8-bit pixels (planar: all of channel 0, then 1, ...,
 /// each row-major, as in the CIFAR records) with one label each.
 struct ImageDataset {
-  std::string name;                      ///< e.g. "cifar10/train"
+  std::string name;  ///< e.g. "cifar10/train"
   int channels = 0;
   int height = 0;
   int width = 0;
@@ -32,8 +32,8 @@ struct ImageDataset {
 /// The splits of a dataset. `validation` is carved from the official
 /// training set (never from `test`), so tables never select on the test set.
 struct DatasetSplits {
-  ImageDataset train;       ///< official training set
-  ImageDataset test;        ///< official test set
+  ImageDataset train;                       ///< official training set
+  ImageDataset test;                        ///< official test set
   std::vector<int64_t> train_indices;       ///< into `train`, for training
   std::vector<int64_t> validation_indices;  ///< into `train`, held out
 };

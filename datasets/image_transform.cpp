@@ -48,10 +48,11 @@ void ImageTransform::apply(const uint8_t* image, const FloatImageView& out,
   if (h != in_h_ || w != in_w_) {
     resized.resize(static_cast<size_t>(channels_) * h * w);
     for (int c = 0; c < channels_; ++c) {
-      cv::Mat in(in_h_, in_w_, CV_8UC1,
-                 const_cast<uint8_t*>(image) +
-                     static_cast<size_t>(c) * in_h_ * in_w_);
-      cv::Mat dst(h, w, CV_8UC1, resized.data() + static_cast<size_t>(c) * h * w);
+      cv::Mat in(
+          in_h_, in_w_, CV_8UC1,
+          const_cast<uint8_t*>(image) + static_cast<size_t>(c) * in_h_ * in_w_);
+      cv::Mat dst(h, w, CV_8UC1,
+                  resized.data() + static_cast<size_t>(c) * h * w);
       bool shrink = h < in_h_ && w < in_w_;
       cv::resize(in, dst, cv::Size(w, h), 0, 0,
                  shrink ? cv::INTER_AREA : cv::INTER_LINEAR);

@@ -11,8 +11,8 @@ namespace {
 /// A class pattern as floats in roughly [0, 255], planar C×S×S.
 std::vector<float> class_pattern(const core::SyntheticConfig& c, int k) {
   const int s = c.image_size;
-  core::SplitMix64 rng(core::mix_seed({static_cast<uint64_t>(c.seed), 0xC1A55,
-                                       static_cast<uint64_t>(k)}));
+  core::SplitMix64 rng(core::mix_seed(
+      {static_cast<uint64_t>(c.seed), 0xC1A55, static_cast<uint64_t>(k)}));
   std::vector<float> p(static_cast<size_t>(c.channels) * s * s, 0.0f);
   // An oriented stripe field gives each class a distinct texture...
   double angle = rng.uniform() * 3.14159265;
@@ -71,9 +71,9 @@ ImageDataset make_synthetic(const core::SyntheticConfig& c, bool train) {
     // Interleave classes so that any prefix of the dataset is balanced.
     int k = static_cast<int>(i % c.classes);
     d.labels[static_cast<size_t>(i)] = k;
-    core::SplitMix64 rng(core::mix_seed(
-        {static_cast<uint64_t>(c.seed), train ? 1u : 2u,
-         static_cast<uint64_t>(i)}));
+    core::SplitMix64 rng(
+        core::mix_seed({static_cast<uint64_t>(c.seed), train ? 1u : 2u,
+                        static_cast<uint64_t>(i)}));
     int dx = static_cast<int>(rng.below(5)) - 2;
     int dy = static_cast<int>(rng.below(5)) - 2;
     double contrast = 0.8 + 0.4 * rng.uniform();
@@ -84,10 +84,11 @@ ImageDataset make_synthetic(const core::SyntheticConfig& c, bool train) {
         int sy = std::clamp(y + dy, 0, s - 1);
         for (int x = 0; x < s; ++x) {
           int sx = std::clamp(x + dx, 0, s - 1);
-          double v = 128.0 +
-                     contrast * (p[(static_cast<size_t>(ch) * s + sy) * s + sx] -
-                                 128.0) +
-                     c.noise * 64.0 * rng.normal();
+          double v =
+              128.0 +
+              contrast *
+                  (p[(static_cast<size_t>(ch) * s + sy) * s + sx] - 128.0) +
+              c.noise * 64.0 * rng.normal();
           out[(static_cast<size_t>(ch) * s + y) * s + x] =
               static_cast<uint8_t>(std::clamp(std::lround(v), 0l, 255l));
         }

@@ -33,10 +33,14 @@ Node* Node::find(std::string_view key) {
 
 std::string Node::describe() const {
   switch (kind) {
-    case Kind::kNull: return "an empty value";
-    case Kind::kScalar: return "'" + scalar + "'";
-    case Kind::kMap: return "a map";
-    case Kind::kSequence: return "a list";
+    case Kind::kNull:
+      return "an empty value";
+    case Kind::kScalar:
+      return "'" + scalar + "'";
+    case Kind::kMap:
+      return "a map";
+    case Kind::kSequence:
+      return "a list";
   }
   return "?";
 }
@@ -135,12 +139,16 @@ Node load_recursive(const std::string& path, std::vector<std::string>& stack) {
 
 void emit(YAML::Emitter& out, const Node& n) {
   switch (n.kind) {
-    case Node::Kind::kNull: out << YAML::Null; break;
-    case Node::Kind::kScalar: out << n.scalar; break;
+    case Node::Kind::kNull:
+      out << YAML::Null;
+      break;
+    case Node::Kind::kScalar:
+      out << n.scalar;
+      break;
     case Node::Kind::kSequence: {
-      bool flow = std::all_of(n.items.begin(), n.items.end(), [](const Node& i) {
-        return i.kind == Node::Kind::kScalar;
-      });
+      bool flow = std::all_of(
+          n.items.begin(), n.items.end(),
+          [](const Node& i) { return i.kind == Node::Kind::kScalar; });
       if (flow) out << YAML::Flow;
       out << YAML::BeginSeq;
       for (const auto& i : n.items) emit(out, i);

@@ -24,10 +24,10 @@ struct Node {
   enum class Kind { kNull, kScalar, kMap, kSequence };
 
   Kind kind = Kind::kNull;
-  std::string scalar;                               ///< kScalar: the text
+  std::string scalar;                                 ///< kScalar: the text
   std::vector<std::pair<std::string, Node>> entries;  ///< kMap, file order
-  std::vector<Node> items;                          ///< kSequence
-  Location where;                                   ///< where the value is
+  std::vector<Node> items;                            ///< kSequence
+  Location where;                                     ///< where the value is
 
   /// The value under `key` of a map, or nullptr.
   const Node* find(std::string_view key) const;

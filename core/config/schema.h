@@ -2,7 +2,8 @@
 /// Typed config structs describe their fields once, in a member template
 ///
 ///     template <typename V> void visit(V& v) {
-///       v("batch_size", batch_size, check::positive<int>(), "images per step");
+///       v("batch_size", batch_size, check::positive<int>(), "images per
+///       step");
 ///     }
 ///
 /// and that one description drives both reading (Reader: types, checks,
@@ -38,7 +39,8 @@ struct IsVector<std::vector<T>> : std::true_type {};
 /// Reads a map node into a typed struct, field by field.
 class Reader {
  public:
-  Reader(const Node& node, std::string path) : node_(node), path_(std::move(path)) {
+  Reader(const Node& node, std::string path)
+      : node_(node), path_(std::move(path)) {
     if (node_.kind == Node::Kind::kNull) return;
     if (node_.kind != Node::Kind::kMap) {
       fail(node_, "expected a map of keys, got " + node_.describe());
@@ -110,8 +112,8 @@ class Reader {
   static const Node& scalar(const Node& n, const std::string& path,
                             const char* expected) {
     if (n.kind != Node::Kind::kScalar) {
-      fail_at(n, path, std::string("expected ") + expected + ", got " +
-                           n.describe());
+      fail_at(n, path,
+              std::string("expected ") + expected + ", got " + n.describe());
     }
     return n;
   }

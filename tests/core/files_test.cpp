@@ -32,7 +32,8 @@ TEST(AtomicFile, ErrorsNameTheFile) {
   TempDir dir;
   EXPECT_THROW_WITH(write_file_atomic(dir.file("no/such/dir/x"), "a"), IoError,
                     "no/such/dir/.x.tmp");
-  EXPECT_THROW_WITH(read_file(dir.file("missing")), IoError, "missing: cannot open");
+  EXPECT_THROW_WITH(read_file(dir.file("missing")), IoError,
+                    "missing: cannot open");
 }
 
 TEST(RunDirectory, WritesResolvedConfigAndRefusesReuse) {

@@ -51,7 +51,8 @@ augment:
 
 TEST(RunConfig, UnknownKeyNamesFileLineAndPath) {
   TempDir dir;
-  std::string path = dir.write("c.yaml", "loader:\n  batch_size: 8\n  batchsize: 9\n");
+  std::string path =
+      dir.write("c.yaml", "loader:\n  batch_size: 8\n  batchsize: 9\n");
   EXPECT_THROW_WITH(load_run_config(path, {}), ConfigError,
                     "c.yaml:3: loader.batchsize: unknown key");
 }
@@ -59,8 +60,9 @@ TEST(RunConfig, UnknownKeyNamesFileLineAndPath) {
 TEST(RunConfig, WrongTypeSaysExpectedAndFound) {
   TempDir dir;
   std::string path = dir.write("c.yaml", "loader:\n  batch_size: many\n");
-  EXPECT_THROW_WITH(load_run_config(path, {}), ConfigError,
-                    "c.yaml:2: loader.batch_size: expected an integer, got 'many'");
+  EXPECT_THROW_WITH(
+      load_run_config(path, {}), ConfigError,
+      "c.yaml:2: loader.batch_size: expected an integer, got 'many'");
 }
 
 TEST(RunConfig, CheckFailureShowsValue) {
@@ -68,7 +70,8 @@ TEST(RunConfig, CheckFailureShowsValue) {
   std::string path = dir.write("c.yaml", "loader:\n  batch_size: -3\n");
   EXPECT_THROW_WITH(load_run_config(path, {}), ConfigError,
                     "loader.batch_size: must be in [1, 65536], got '-3'");
-  std::string bad_format = dir.write("d.yaml", "dataset:\n  format: imagenet\n");
+  std::string bad_format =
+      dir.write("d.yaml", "dataset:\n  format: imagenet\n");
   EXPECT_THROW_WITH(load_run_config(bad_format, {}), ConfigError,
                     "d.yaml:2: dataset.format: expected one of cifar10|");
   std::string threads = dir.write("t.yaml", "threads: zero\n");
@@ -140,7 +143,8 @@ TEST(RunConfig, SetOverridesWinAndAreChecked) {
   EXPECT_DOUBLE_EQ(c.dataset.mean[2], 0.3);
   EXPECT_EQ(c.threads, "3");
   EXPECT_THROW_WITH(load_run_config(std::nullopt, {"loader.batchsize=7"}),
-                    ConfigError, "--set loader.batchsize=7: loader.batchsize: unknown key");
+                    ConfigError,
+                    "--set loader.batchsize=7: loader.batchsize: unknown key");
   EXPECT_THROW_WITH(load_run_config(std::nullopt, {"loader.batch_size=x"}),
                     ConfigError, "expected an integer, got 'x'");
   EXPECT_THROW_WITH(load_run_config(std::nullopt, {"seed"}), ConfigError,

@@ -66,7 +66,8 @@ TEST(DataLoader, EverySampleExactlyOncePerEpoch) {
     d.pixels.push_back(static_cast<uint8_t>(i / 256));
     d.labels.push_back(i % 3);
   }
-  ImageTransform t(core::AugmentConfig{}, {{0.0}, {1.0 / 255.0}}, 1, 1, 2, true);
+  ImageTransform t(core::AugmentConfig{}, {{0.0}, {1.0 / 255.0}}, 1, 1, 2,
+                   true);
   for (bool drop_last : {false, true}) {
     DataLoader l(d, all_indices(d), t, options(10, drop_last, 2), 42);
     EXPECT_EQ(l.batches_per_epoch(), drop_last ? 10 : 11);
@@ -76,8 +77,8 @@ TEST(DataLoader, EverySampleExactlyOncePerEpoch) {
       while (auto b = l.next()) {
         auto img = b->images.reshape({-1, 2});
         for (int64_t i = 0; i < img.size(0); ++i) {
-          int idx = static_cast<int>(std::lround(img[i][0].item<float>() +
-                                                 256 * img[i][1].item<float>()));
+          int idx = static_cast<int>(std::lround(
+              img[i][0].item<float>() + 256 * img[i][1].item<float>()));
           EXPECT_EQ(b->labels[i].item<int64_t>(), idx % 3);
           seen.insert(idx);
         }
@@ -109,7 +110,8 @@ TEST(DataLoader, OutputIndependentOfThreadsAndPrefetch) {
   DataLoader sync(d, all_indices(d), augmenting(d), options(16, false, 0), 9);
   auto reference = epoch_batches(sync, 2);
   core::setup_execution("2", "cpu", 0);
-  DataLoader fetched(d, all_indices(d), augmenting(d), options(16, false, 3), 9);
+  DataLoader fetched(d, all_indices(d), augmenting(d), options(16, false, 3),
+                     9);
   auto other = epoch_batches(fetched, 2);
   ASSERT_EQ(reference.size(), other.size());
   for (size_t i = 0; i < reference.size(); ++i) {

@@ -48,7 +48,8 @@ TEST(ImageTransform, EvalIsPlainNormalisation) {
     for (int y = 0; y < 4; ++y)
       for (int x = 0; x < 4; ++x) {
         double v = img[static_cast<size_t>((c * 4 + y) * 4 + x)] / 255.0;
-        EXPECT_NEAR(out[c][y][x].item<float>(), (v - n.mean[c]) / n.std[c], 1e-5);
+        EXPECT_NEAR(out[c][y][x].item<float>(), (v - n.mean[c]) / n.std[c],
+                    1e-5);
       }
 }
 

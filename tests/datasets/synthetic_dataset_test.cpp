@@ -44,18 +44,26 @@ TEST(SyntheticDataset, ALinearModelLearnsIt) {
   auto to_tensor = [](const ImageDataset& d) {
     return torch::from_blob(const_cast<uint8_t*>(d.pixels.data()),
                             {d.size(), d.image_bytes()}, torch::kUInt8)
-               .to(torch::kFloat32)
-               .div(255.0)
-               .sub(0.5);
+        .to(torch::kFloat32)
+        .div(255.0)
+        .sub(0.5);
   };
   auto x = to_tensor(train), xt = to_tensor(test);
-  auto y = torch::tensor(std::vector<int64_t>(train.labels.begin(), train.labels.end()));
-  auto yt = torch::tensor(std::vector<int64_t>(test.labels.begin(), test.labels.end()));
+  auto y = torch::tensor(
+      std::vector<int64_t>(train.labels.begin(), train.labels.end()));
+  auto yt = torch::tensor(
+      std::vector<int64_t>(test.labels.begin(), test.labels.end()));
   torch::nn::Linear model(x.size(1), c.classes);
-  torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  torch::optim::SGD opt(model->parameters(),
+                        torch::optim::SGDOptions(0.1).momentum(0.9));
   auto accuracy = [&] {
     torch::NoGradGuard g;
-    return model->forward(xt).argmax(1).eq(yt).to(torch::kFloat32).mean().item<float>();
+    return model->forward(xt)
+        .argmax(1)
+        .eq(yt)
+        .to(torch::kFloat32)
+        .mean()
+        .item<float>();
   };
   float before = accuracy();
   for (int step = 0; step < 60; ++step) {
@@ -79,7 +87,8 @@ TEST(ValidationSplit, StratifiedSeededDisjoint) {
   for (int64_t i : s.validation_indices) ++per_class[s.train.labels[i]];
   for (int n : per_class) EXPECT_EQ(n, 15);
   std::vector<int64_t> all = s.train_indices;
-  all.insert(all.end(), s.validation_indices.begin(), s.validation_indices.end());
+  all.insert(all.end(), s.validation_indices.begin(),
+             s.validation_indices.end());
   std::sort(all.begin(), all.end());
   EXPECT_EQ(std::unique(all.begin(), all.end()), all.end());
   EXPECT_EQ(all.size(), 360u);
@@ -99,22 +108,25 @@ TEST(ValidationSplit, TrainLimitKeepsABalancedSubset) {
   for (int64_t i : s.train_indices) ++per_class[s.train.labels[i]];
   for (int n : per_class) EXPECT_EQ(n, 10);
   for (int64_t v : s.validation_indices) {
-    EXPECT_FALSE(std::binary_search(s.train_indices.begin(), s.train_indices.end(), v));
+    EXPECT_FALSE(
+        std::binary_search(s.train_indices.begin(), s.train_indices.end(), v));
   }
 }
 
 TEST(ChannelStats, MatchesDirectComputation) {
   ImageDataset d = make_synthetic(config(), true);
   ChannelStats s = channel_stats(d);
-  auto t = torch::from_blob(d.pixels.data(), {d.size(), 3, 12, 12}, torch::kUInt8)
-               .to(torch::kFloat64);
+  auto t =
+      torch::from_blob(d.pixels.data(), {d.size(), 3, 12, 12}, torch::kUInt8)
+          .to(torch::kFloat64);
   for (int c = 0; c < 3; ++c) {
     auto ch = t.select(1, c);
     EXPECT_NEAR(s.mean[c], ch.mean().item<double>(), 1e-9);
     EXPECT_NEAR(s.std[c], ch.std(/*unbiased=*/false).item<double>(), 1e-6);
   }
   ChannelStats sub = channel_stats(d, {0, 1});
-  EXPECT_NEAR(sub.mean[0], t.slice(0, 0, 2).select(1, 0).mean().item<double>(), 1e-9);
+  EXPECT_NEAR(sub.mean[0], t.slice(0, 0, 2).select(1, 0).mean().item<double>(),
+              1e-9);
 }
 
 }  // namespace
