@@ -1,0 +1,32 @@
+#pragma once
+/// Shared plumbing of the `adascale` subcommands: the options every command
+/// takes (--config, --set, --json) and turning them into a RunConfig with
+/// logging and execution settings applied.
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/run_config.h"
+
+namespace adascale::app {
+
+/// Options common to every subcommand.
+struct CommonOptions {
+  std::optional<std::string> config;  ///< --config FILE
+  std::vector<std::string> sets;      ///< --set a.b=value, in order
+  bool json = false;                  ///< --json: one JSON object on stdout
+};
+
+/// Adds --config, --set and (when `with_json`) --json to `cmd`.
+void add_common_options(CLI::App* cmd, CommonOptions& options, bool with_json);
+
+/// Loads the config, applies log level, threads, device and seed.
+core::RunConfig load_config(const CommonOptions& options);
+
+/// Registers `adascale data`.
+void register_data_command(CLI::App& app);
+
+}  // namespace adascale::app
