@@ -1,0 +1,13 @@
+// The operators that ship with AdaScale: one line each. A new operator is
+// one file (its module) plus one line here.
+
+#include "operators/basic_block.h"
+#include "operators/operator_registry.h"
+
+namespace adascale::operators {
+
+void register_builtin_operators(OperatorRegistry& registry) {
+  registry.add<BasicBlock>("basic", basic_block_traits());
+}
+
+}  // namespace adascale::operators

@@ -1,0 +1,45 @@
+#include "operators/exit_head.h"
+
+#include "core/error.h"
+
+namespace adascale::operators {
+
+ExitHeadImpl::ExitHeadImpl(const ExitHeadOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void ExitHeadImpl::reset() {
+  const auto& o = options;
+  if (o.in_channels() <= 0 || o.channels() <= 0 || o.classes() <= 0) {
+    throw ConfigError(
+        "exit head: in_channels, channels and classes must be "
+        "> 0, got " +
+        std::to_string(o.in_channels()) + ", " + std::to_string(o.channels()) +
+        ", " + std::to_string(o.classes()));
+  }
+  conv = register_module(
+      "conv", torch::nn::Conv2d(
+                  torch::nn::Conv2dOptions(o.in_channels(), o.channels(), 3)
+                      .stride(2)
+                      .padding(1)
+                      .bias(false)));
+  bn = register_module("bn", torch::nn::BatchNorm2d(o.channels()));
+  dropout = register_module("dropout", torch::nn::Dropout(o.dropout()));
+  fc = register_module("fc", torch::nn::Linear(o.channels(), o.classes()));
+}
+
+torch::Tensor ExitHeadImpl::forward(torch::Tensor x) {
+  x = bn(conv(x));
+  x.relu_();
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
+  return fc(dropout(x));
+}
+
+void ExitHeadImpl::pretty_print(std::ostream& stream) const {
+  stream << "ExitHead(" << options.in_channels() << "→" << options.channels()
+         << "→" << options.classes() << ", dropout=" << options.dropout()
+         << ")";
+}
+
+}  // namespace adascale::operators
