@@ -2,12 +2,16 @@
 // one file (its module) plus one line here.
 
 #include "operators/basic_block.h"
+#include "operators/depthwise_separable.h"
+#include "operators/mixed_conv.h"
 #include "operators/operator_registry.h"
 
 namespace adascale::operators {
 
 void register_builtin_operators(OperatorRegistry& registry) {
   registry.add<BasicBlock>("basic", basic_block_traits());
+  registry.add<DepthwiseSeparable>("dws", depthwise_separable_traits());
+  registry.add<MixedConv>("mixconv", mixed_conv_traits());
 }
 
 }  // namespace adascale::operators
