@@ -2,7 +2,9 @@
 // one file (its module) plus one line here.
 
 #include "operators/basic_block.h"
+#include "operators/dense_block.h"
 #include "operators/depthwise_separable.h"
+#include "operators/inception_block.h"
 #include "operators/mixed_conv.h"
 #include "operators/operator_registry.h"
 
@@ -12,6 +14,8 @@ void register_builtin_operators(OperatorRegistry& registry) {
   registry.add<BasicBlock>("basic", basic_block_traits());
   registry.add<DepthwiseSeparable>("dws", depthwise_separable_traits());
   registry.add<MixedConv>("mixconv", mixed_conv_traits());
+  registry.add<InceptionBlock>("inception", inception_block_traits());
+  registry.add<DenseBlock>("dense", dense_block_traits());
 }
 
 }  // namespace adascale::operators
