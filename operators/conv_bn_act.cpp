@@ -1,6 +1,7 @@
 #include "operators/conv_bn_act.h"
 
 #include "core/error.h"
+#include "operators/bn_folding.h"
 
 namespace adascale::operators {
 
@@ -27,12 +28,26 @@ void ConvBnActImpl::reset() {
                       .stride(o.stride())
                       .padding(torch::ExpandingArray<2>({k[0] / 2, k[1] / 2}))
                       .groups(o.groups())
-                      .bias(false)));
+                      .bias(folded_)));
+  // A folded unit rebuilds without its BN, so clone() of a folded model
+  // finds the same parameters by name.
+  bn = nullptr;
+  if (folded_) return;
   bn = register_module("bn", torch::nn::BatchNorm2d(o.out_channels()));
 }
 
 torch::Tensor ConvBnActImpl::forward(torch::Tensor x) {
-  return apply_activation(bn(conv(x)), options.act(), /*inplace=*/true);
+  x = conv(x);
+  if (bn) x = bn(x);
+  return apply_activation(x, options.act(), /*inplace=*/true);
+}
+
+void ConvBnActImpl::fold() {
+  if (folded_) return;
+  conv = replace_module("conv", fold_batch_norm(conv, bn));
+  unregister_module("bn");
+  bn = nullptr;
+  folded_ = true;
 }
 
 void ConvBnActImpl::pretty_print(std::ostream& stream) const {
@@ -41,7 +56,8 @@ void ConvBnActImpl::pretty_print(std::ostream& stream) const {
   stream << "ConvBnAct(" << options.in_channels() << ", "
          << options.out_channels() << ", kernel=" << k[0] << "x" << k[1]
          << ", stride=" << s[0] << "x" << s[1]
-         << ", groups=" << options.groups() << ")";
+         << ", groups=" << options.groups() << (folded_ ? ", folded" : "")
+         << ")";
 }
 
 }  // namespace adascale::operators

@@ -36,9 +36,21 @@ class ConvBnActImpl : public torch::nn::Cloneable<ConvBnActImpl> {
   torch::Tensor forward(torch::Tensor x);
   void pretty_print(std::ostream& stream) const override;
 
+  /// Folds `bn` into `conv` for inference (bn_folding.h): `conv` becomes a
+  /// biased convolution equal to the eval-mode conv → BN, `bn` is removed
+  /// (nullptr, no longer a submodule) and forward() is conv → act. Uses the
+  /// running statistics, so call it on a trained model; the result is meant
+  /// for inference, not for further training. Idempotent.
+  void fold();
+  /// True once fold() ran.
+  bool folded() const { return folded_; }
+
   ConvBnActOptions options;
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
+
+ private:
+  bool folded_ = false;
 };
 TORCH_MODULE(ConvBnAct);
 
