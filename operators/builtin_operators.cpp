@@ -2,12 +2,16 @@
 // one file (its module) plus one line here.
 
 #include "operators/basic_block.h"
+#include "operators/bottleneck_block.h"
+#include "operators/inverted_residual.h"
 #include "operators/operator_registry.h"
 
 namespace adascale::operators {
 
 void register_builtin_operators(OperatorRegistry& registry) {
   registry.add<BasicBlock>("basic", basic_block_traits());
+  registry.add<BottleneckBlock>("bottleneck", bottleneck_block_traits());
+  registry.add<InvertedResidual>("mbconv", inverted_residual_traits());
 }
 
 }  // namespace adascale::operators
