@@ -3,8 +3,10 @@
 
 #include "operators/basic_block.h"
 #include "operators/bottleneck_block.h"
+#include "operators/fire_module.h"
 #include "operators/inverted_residual.h"
 #include "operators/operator_registry.h"
+#include "operators/shuffle_unit.h"
 
 namespace adascale::operators {
 
@@ -12,6 +14,8 @@ void register_builtin_operators(OperatorRegistry& registry) {
   registry.add<BasicBlock>("basic", basic_block_traits());
   registry.add<BottleneckBlock>("bottleneck", bottleneck_block_traits());
   registry.add<InvertedResidual>("mbconv", inverted_residual_traits());
+  registry.add<ShuffleUnit>("shuffle", shuffle_unit_traits());
+  registry.add<FireModule>("fire", fire_module_traits());
 }
 
 }  // namespace adascale::operators
