@@ -4,6 +4,7 @@
 #include "operators/basic_block.h"
 #include "operators/bottleneck_block.h"
 #include "operators/fire_module.h"
+#include "operators/ghost_bottleneck.h"
 #include "operators/inverted_residual.h"
 #include "operators/operator_registry.h"
 #include "operators/shuffle_unit.h"
@@ -16,6 +17,7 @@ void register_builtin_operators(OperatorRegistry& registry) {
   registry.add<InvertedResidual>("mbconv", inverted_residual_traits());
   registry.add<ShuffleUnit>("shuffle", shuffle_unit_traits());
   registry.add<FireModule>("fire", fire_module_traits());
+  registry.add<GhostBottleneck>("ghost", ghost_bottleneck_traits());
 }
 
 }  // namespace adascale::operators
