@@ -208,13 +208,16 @@ TEST_P(OperatorContract, CloneIsEqualAndIndependent) {
 }
 
 TEST_P(OperatorContract, WidthScalesHiddenChannelsOnlyWhenUsed) {
-  auto narrow = spec(16, 32, 2);
+  // Wide enough that rounding to multiples of 8 cannot hide the multiplier,
+  // and expanding so inverted residuals have a hidden layer to scale.
+  auto narrow = spec(64, 128, 2);
+  narrow.expand_ratio = 4.0;
   narrow.width = 0.5;
   auto wide = narrow;
   wide.width = 2.0;
   auto a = make_operator(narrow);
   auto b = make_operator(wide);
-  auto x = torch::randn({2, 16, 7, 9});
+  auto x = torch::randn({2, 64, 7, 9});
   EXPECT_EQ(a.forward(x).sizes().vec(), expected(narrow, 2, 7, 9));
   EXPECT_EQ(b.forward(x).sizes().vec(), expected(wide, 2, 7, 9));
   if (traits().uses_width) {
