@@ -29,4 +29,7 @@ core::RunConfig load_config(const CommonOptions& options);
 /// Registers `adascale data`.
 void register_data_command(CLI::App& app);
 
+/// Registers `adascale inspect`.
+void register_inspect_command(CLI::App& app);
+
 }  // namespace adascale::app

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     return "adascale: error: " + first_line(e.what()) + " (see --help)\n";
   });
   adascale::app::register_data_command(app);
+  adascale::app::register_inspect_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,8 +5,10 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "tests/test_util.h"
 
@@ -92,6 +94,79 @@ TEST(Cli, ErrorNamesKeyAndValue) {
   EXPECT_NE(r.err.find("loader.batch_size: must be in [1, 65536], got '0'"),
             std::string::npos)
       << r.err;
+}
+
+std::string model_config(const std::string& name) {
+  return std::string(ADASCALE_SOURCE_DIR) + "/configs/models/" + name;
+}
+
+TEST(CliInspect, EveryShippedModelConfigProfiles) {
+  int models = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::string(ADASCALE_SOURCE_DIR) + "/configs/models")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++models;
+    std::string path = entry.path().string();
+    Result r = run("inspect --json --model " + path);
+    ASSERT_EQ(r.status, 0) << path << ": " << r.err;
+    EXPECT_EQ(count_lines(r.out), 1) << path;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_GE(j["variants"].get<int64_t>(), 1) << path;
+    if (j.contains("exits")) {
+      for (const auto& e : j["exits"]) {
+        EXPECT_GT(e["params"].get<int64_t>(), 0) << path;
+      }
+    } else {
+      EXPECT_GT(j["params"].get<int64_t>(), 0) << path;
+      EXPECT_GT(j["macs"].get<int64_t>(), 0) << path;
+    }
+    Result text = run("inspect --model " + path);
+    EXPECT_EQ(text.status, 0) << path << ": " << text.err;
+    EXPECT_NE(text.out.find("params"), std::string::npos) << path;
+  }
+  EXPECT_GE(models, 9);
+}
+
+// The default net's exits sit near the paper's Table III (±30%) and its
+// variant space is of the paper's order.
+TEST(CliInspect, DefaultElasticNetMatchesThePaperScale) {
+  Result r = run("inspect --json --model " + model_config("adascale_cifar.yaml"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const double paper[] = {0.26e6, 1.36e6, 1.68e6, 2.50e6};
+  ASSERT_EQ(j["exits"].size(), 4u);
+  for (int e = 0; e < 4; ++e) {
+    double params = j["exits"][e]["params"].get<double>();
+    EXPECT_NEAR(params / paper[e], 1.0, 0.30) << "exit " << e + 1;
+  }
+  int64_t variants = j["variants"].get<int64_t>();
+  EXPECT_GE(variants, 240);
+  EXPECT_LE(variants, 960);
+  EXPECT_EQ(j["exits"][3]["variant"], "e4:basic.basic.basic.basic");
+  for (const auto& stage : j["stages"]) {
+    EXPECT_GE(stage["candidates"].size(), 4u);
+  }
+}
+
+TEST(CliInspect, SetOverridesAndBadInputs) {
+  Result r = run("inspect --json --model " + model_config("resnet18.yaml") +
+                 " --set classes=100");
+  ASSERT_EQ(r.status, 0) << r.err;
+  // 512 * 90 more classifier weights and 90 more biases than 10 classes.
+  EXPECT_EQ(nlohmann::json::parse(r.out)["params"].get<int64_t>(),
+            11173962 + 512 * 90 + 90);
+  for (const std::string& args : std::vector<std::string>{
+           "inspect --model /nonexistent.yaml",
+        "inspect --model " + model_config("adascale_cifar.yaml") +
+            " --set stages.0.out=3",
+        "inspect --model " + model_config("adascale_cifar.yaml") +
+            " --set classes=zero",
+        "inspect"}) {
+    Result bad = run(args);
+    EXPECT_NE(bad.status, 0) << args;
+    EXPECT_EQ(count_lines(bad.err), 1) << args << "\n" << bad.err;
+    EXPECT_TRUE(bad.out.empty()) << args;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,205 @@
+// `adascale inspect --model FILE`: the intrinsic profile of a model config
+// without training it. For the elastic net: every stage's candidates, every
+// exit's trunk variant and the size of the variant space; for a zoo model:
+// its totals (and, with --layers, every layer).
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/adascale/command.h"
+#include "core/model_spec.h"
+#include "core/variant.h"
+#include "operators/elastic_net.h"
+#include "operators/zoo/zoo_factory.h"
+#include "search/intrinsic_profiler.h"
+#include "search/profile_table.h"
+
+namespace adascale::app {
+namespace {
+
+struct InspectOptions {
+  std::string model;
+  std::vector<std::string> sets;
+  bool json = false;
+  bool layers = false;
+};
+
+std::string mega(int64_t n) { return fmt::format("{:.3f}M", double(n) / 1e6); }
+std::string mib(int64_t bytes) {
+  return fmt::format("{:.2f}MB", double(bytes) / (1024.0 * 1024.0));
+}
+
+nlohmann::json totals(const search::ModelProfile& p) {
+  return {{"params", p.params},
+          {"macs", p.macs},
+          {"flops", p.flops},
+          {"storage_fp32_bytes", p.storage_fp32_bytes},
+          {"storage_int8_bytes", p.storage_int8_bytes},
+          {"activation_bytes", p.activation_bytes},
+          {"peak_activation_bytes", p.peak_activation_bytes},
+          {"memory_access_bytes", p.memory_access_bytes}};
+}
+
+std::vector<int64_t> input_shape(const core::ModelSpec& spec) {
+  return {1, spec.in_channels, spec.resolution, spec.resolution};
+}
+
+void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
+  operators::ElasticNet net(spec);
+  const core::VariantSpace& space = net->variants();
+  nlohmann::json out;
+  out["model"] = spec.name;
+  out["architecture"] = spec.architecture;
+  out["input"] = input_shape(spec);
+  out["classes"] = spec.classes;
+  out["variants"] = space.size();
+  for (int e = 0; e < net->num_stages(); ++e) {
+    out["variants_per_exit"].push_back(space.size_at_exit(e));
+  }
+  // Stage inputs along the trunk: candidates are profiled on what they see.
+  std::vector<int64_t> shape = input_shape(spec);
+  torch::Tensor probe;
+  {
+    torch::NoGradGuard no_grad;
+    net->eval();
+    probe = net->forward_stem(torch::zeros(shape));
+  }
+  core::Variant trunk = space.trunk(net->num_stages() - 1);
+  for (int s = 0; s < net->num_stages(); ++s) {
+    const core::StageSpec& stage = spec.stages[size_t(s)];
+    nlohmann::json js;
+    js["stage"] = s + 1;
+    js["input"] = probe.sizes().vec();
+    js["out_channels"] = stage.out_channels;
+    js["backbone"] = stage.backbone;
+    for (size_t c = 0; c < stage.candidates.size(); ++c) {
+      auto& module = *net->candidates[size_t(s)][c];
+      auto p = search::profile(
+          module,
+          [&](torch::Tensor x) { return net->forward_stage(x, s, int(c)); },
+          probe.sizes().vec());
+      nlohmann::json jc = totals(p);
+      jc["name"] = stage.candidates[c].name;
+      jc["type"] = stage.candidates[c].op.type;
+      jc["depth"] = stage.candidates[c].depth;
+      js["candidates"].push_back(jc);
+    }
+    {
+      torch::NoGradGuard no_grad;
+      probe = net->forward_stage(probe, s, trunk.choices[size_t(s)]);
+    }
+    auto head = search::profile(
+        *net->exits[size_t(s)],
+        [&](torch::Tensor x) { return net->forward_exit(x, s); },
+        probe.sizes().vec());
+    js["exit_head"] = totals(head);
+    out["stages"].push_back(js);
+  }
+  for (int e = 0; e < net->num_stages(); ++e) {
+    core::Variant v = space.trunk(e);
+    auto p = search::profile(
+        *net, [&](torch::Tensor x) { return net->forward(x, v); },
+        input_shape(spec));
+    nlohmann::json je = totals(p);
+    je["exit"] = e + 1;
+    je["variant"] = space.to_string(v);
+    out["exits"].push_back(je);
+  }
+  if (opt.json) {
+    fmt::print("{}\n", out.dump());
+    return;
+  }
+  fmt::print("model {} (elastic net), input {}, {} classes\n", spec.name,
+             fmt::join(input_shape(spec), "x"), spec.classes);
+  fmt::print("variant space: {} variants (per exit: {})\n\n", space.size(),
+             fmt::join(out["variants_per_exit"].get<std::vector<size_t>>(),
+                       ", "));
+  fmt::print("{:<6} {:<14} {:<12} {:>6} {:>10} {:>10} {:>10}\n", "stage",
+             "candidate", "type", "depth", "params", "MACs", "fp32");
+  for (const auto& js : out["stages"]) {
+    for (const auto& jc : js["candidates"]) {
+      std::string name = jc["name"].get<std::string>();
+      if (name == js["backbone"].get<std::string>()) name += " *";
+      fmt::print("{:<6} {:<14} {:<12} {:>6} {:>10} {:>10} {:>10}\n",
+                 js["stage"].get<int>(), name, jc["type"].get<std::string>(),
+                 jc["depth"].get<int>(), mega(jc["params"]),
+                 mega(jc["macs"]), mib(jc["storage_fp32_bytes"]));
+    }
+    const auto& h = js["exit_head"];
+    fmt::print("{:<6} {:<14} {:<12} {:>6} {:>10} {:>10} {:>10}\n",
+               js["stage"].get<int>(), "exit head", "exit", 1,
+               mega(h["params"]), mega(h["macs"]),
+               mib(h["storage_fp32_bytes"]));
+  }
+  fmt::print("(* = backbone: the trunk later stages are trained on)\n\n");
+  fmt::print("{:<5} {:<34} {:>9} {:>9} {:>9} {:>9} {:>10}\n", "exit",
+             "trunk variant", "params", "MACs", "fp32", "int8",
+             "mem access");
+  for (const auto& je : out["exits"]) {
+    fmt::print("{:<5} {:<34} {:>9} {:>9} {:>9} {:>9} {:>10}\n",
+               je["exit"].get<int>(), je["variant"].get<std::string>(),
+               mega(je["params"]), mega(je["macs"]),
+               mib(je["storage_fp32_bytes"]), mib(je["storage_int8_bytes"]),
+               mib(je["memory_access_bytes"]));
+  }
+}
+
+void inspect_zoo(const core::ModelSpec& spec, const InspectOptions& opt) {
+  auto model = operators::zoo::make_zoo_model(spec);
+  auto p = search::profile(*model.ptr(),
+                           [&](torch::Tensor x) {
+                             return model.forward<torch::Tensor>(x);
+                           },
+                           input_shape(spec));
+  if (opt.json) {
+    nlohmann::json out = totals(p);
+    out["model"] = spec.name;
+    out["architecture"] = spec.architecture;
+    out["input"] = input_shape(spec);
+    out["classes"] = spec.classes;
+    out["variants"] = 1;
+    if (opt.layers) out["profile"] = search::to_json(p);
+    fmt::print("{}\n", out.dump());
+    return;
+  }
+  fmt::print("model {} ({}), input {}, {} classes, 1 variant\n", spec.name,
+             spec.architecture, fmt::join(input_shape(spec), "x"),
+             spec.classes);
+  if (opt.layers) fmt::print("{}\n", search::format_profile(p, true));
+  fmt::print(
+      "params {}  MACs {}  FLOPs {}  storage fp32 {}  int8 {}  activations "
+      "{}  memory accesses {}\n",
+      mega(p.params), mega(p.macs), mega(p.flops), mib(p.storage_fp32_bytes),
+      mib(p.storage_int8_bytes), mib(p.activation_bytes),
+      mib(p.memory_access_bytes));
+}
+
+}  // namespace
+
+void register_inspect_command(CLI::App& app) {
+  auto options = std::make_shared<InspectOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect",
+      "Profile a model config: params, MACs, storage per stage, per exit "
+      "and the variant space");
+  cmd->add_option("--model", options->model, "model config (configs/models)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", options->sets,
+                  "override a model key: --set classes=100 (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--json", options->json, "one JSON object on stdout");
+  cmd->add_flag("--layers", options->layers,
+                "zoo models: every layer (elastic: use --json)");
+  cmd->callback([options] {
+    core::ModelSpec spec = core::load_model_spec(options->model, options->sets);
+    if (spec.elastic()) {
+      inspect_elastic(spec, *options);
+    } else {
+      inspect_zoo(spec, *options);
+    }
+  });
+}
+
+}  // namespace adascale::app
