@@ -25,7 +25,9 @@ struct InspectOptions {
   bool layers = false;
 };
 
-std::string mega(int64_t n) { return fmt::format("{:.3f}M", double(n) / 1e6); }
+std::string mega(int64_t n) {
+  return fmt::format("{:.3f}M", double(n) / 1e6);
+}
 std::string mib(int64_t bytes) {
   return fmt::format("{:.2f}MB", double(bytes) / (1024.0 * 1024.0));
 }
@@ -112,9 +114,9 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
   }
   fmt::print("model {} (elastic net), input {}, {} classes\n", spec.name,
              fmt::join(input_shape(spec), "x"), spec.classes);
-  fmt::print("variant space: {} variants (per exit: {})\n\n", space.size(),
-             fmt::join(out["variants_per_exit"].get<std::vector<size_t>>(),
-                       ", "));
+  fmt::print(
+      "variant space: {} variants (per exit: {})\n\n", space.size(),
+      fmt::join(out["variants_per_exit"].get<std::vector<size_t>>(), ", "));
   fmt::print("{:<6} {:<14} {:<12} {:>6} {:>10} {:>10} {:>10}\n", "stage",
              "candidate", "type", "depth", "params", "MACs", "fp32");
   for (const auto& js : out["stages"]) {
@@ -123,8 +125,8 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
       if (name == js["backbone"].get<std::string>()) name += " *";
       fmt::print("{:<6} {:<14} {:<12} {:>6} {:>10} {:>10} {:>10}\n",
                  js["stage"].get<int>(), name, jc["type"].get<std::string>(),
-                 jc["depth"].get<int>(), mega(jc["params"]),
-                 mega(jc["macs"]), mib(jc["storage_fp32_bytes"]));
+                 jc["depth"].get<int>(), mega(jc["params"]), mega(jc["macs"]),
+                 mib(jc["storage_fp32_bytes"]));
     }
     const auto& h = js["exit_head"];
     fmt::print("{:<6} {:<14} {:<12} {:>6} {:>10} {:>10} {:>10}\n",
@@ -134,8 +136,7 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
   }
   fmt::print("(* = backbone: the trunk later stages are trained on)\n\n");
   fmt::print("{:<5} {:<34} {:>9} {:>9} {:>9} {:>9} {:>10}\n", "exit",
-             "trunk variant", "params", "MACs", "fp32", "int8",
-             "mem access");
+             "trunk variant", "params", "MACs", "fp32", "int8", "mem access");
   for (const auto& je : out["exits"]) {
     fmt::print("{:<5} {:<34} {:>9} {:>9} {:>9} {:>9} {:>10}\n",
                je["exit"].get<int>(), je["variant"].get<std::string>(),
@@ -147,11 +148,10 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
 
 void inspect_zoo(const core::ModelSpec& spec, const InspectOptions& opt) {
   auto model = operators::zoo::make_zoo_model(spec);
-  auto p = search::profile(*model.ptr(),
-                           [&](torch::Tensor x) {
-                             return model.forward<torch::Tensor>(x);
-                           },
-                           input_shape(spec));
+  auto p = search::profile(
+      *model.ptr(),
+      [&](torch::Tensor x) { return model.forward<torch::Tensor>(x); },
+      input_shape(spec));
   if (opt.json) {
     nlohmann::json out = totals(p);
     out["model"] = spec.name;

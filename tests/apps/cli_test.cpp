@@ -130,7 +130,8 @@ TEST(CliInspect, EveryShippedModelConfigProfiles) {
 // The default net's exits sit near the paper's Table III (±30%) and its
 // variant space is of the paper's order.
 TEST(CliInspect, DefaultElasticNetMatchesThePaperScale) {
-  Result r = run("inspect --json --model " + model_config("adascale_cifar.yaml"));
+  Result r =
+      run("inspect --json --model " + model_config("adascale_cifar.yaml"));
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   const double paper[] = {0.26e6, 1.36e6, 1.68e6, 2.50e6};
@@ -157,11 +158,11 @@ TEST(CliInspect, SetOverridesAndBadInputs) {
             11173962 + 512 * 90 + 90);
   for (const std::string& args : std::vector<std::string>{
            "inspect --model /nonexistent.yaml",
-        "inspect --model " + model_config("adascale_cifar.yaml") +
-            " --set stages.0.out=3",
-        "inspect --model " + model_config("adascale_cifar.yaml") +
-            " --set classes=zero",
-        "inspect"}) {
+           "inspect --model " + model_config("adascale_cifar.yaml") +
+               " --set stages.0.out=3",
+           "inspect --model " + model_config("adascale_cifar.yaml") +
+               " --set classes=zero",
+           "inspect"}) {
     Result bad = run(args);
     EXPECT_NE(bad.status, 0) << args;
     EXPECT_EQ(count_lines(bad.err), 1) << args << "\n" << bad.err;
