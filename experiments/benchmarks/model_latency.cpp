@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <memory>
@@ -49,11 +50,15 @@ int main(int argc, char** argv) {
   double max_seconds = 8.0;
   bool json = false, skip_python = false;
   std::vector<int> batches = {1, 128};
+  std::vector<std::string> only;
   app.add_option("--threads", threads, "intra-op threads (both sides)");
   app.add_option("--repeats", repeats, "timed runs per measurement (max)");
   app.add_option("--max-seconds", max_seconds,
                  "stop repeating after this long (at least 3 runs)");
   app.add_option("--batches", batches, "batch sizes")->delimiter(',');
+  app.add_option("--models", only,
+                 "only these (zoo names and/or 'adascale'); default all")
+      ->delimiter(',');
   app.add_flag("--skip-python", skip_python, "C++ side only");
   app.add_flag("--json", json, "one JSON object on stdout");
   CLI11_PARSE(app, argc, argv);
@@ -77,18 +82,25 @@ int main(int argc, char** argv) {
       return n;
     };
 
+    auto wanted = [&](const std::string& name) {
+      return only.empty() ||
+             std::find(only.begin(), only.end(), name) != only.end();
+    };
     core::ModelSpec spec =
         core::load_model_spec("configs/models/adascale_cifar.yaml");
     operators::ElasticNet net(spec);
     net->eval();
-    for (int e = 0; e < net->num_stages(); ++e) {
+    for (int e = 0; wanted("adascale") && e < net->num_stages(); ++e) {
       core::Variant v = net->variants().trunk(e);
       Row row{"adascale " + net->variants().to_string(v), 0, {}, {}};
       row.params = count(net->variant_parameters(v));
       time_it(row, [&](const torch::Tensor& x) { return net->forward(x, v); });
       rows.push_back(row);
     }
-    std::vector<std::string> zoo_names = operators::zoo::zoo_architectures();
+    std::vector<std::string> zoo_names;
+    for (const auto& name : operators::zoo::zoo_architectures()) {
+      if (wanted(name)) zoo_names.push_back(name);
+    }
     for (const auto& name : zoo_names) {
       core::ModelSpec zs;
       zs.name = name;

@@ -47,6 +47,7 @@ def cifar_squeezenet(version, classes):
     m = getattr(torchvision.models, "squeezenet" + version)(num_classes=classes)
     out = m.features[0].out_channels
     m.features[0] = nn.Conv2d(3, out, 3, 1, 1)
+    m.features[2] = nn.Identity()  # the stem max-pool, as in the C++ zoo
     return m
 
 
