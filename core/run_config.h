@@ -10,6 +10,8 @@
 #include "core/augment_config.h"
 #include "core/dataset_config.h"
 #include "core/loader_config.h"
+#include "core/model_spec.h"
+#include "core/train_config.h"
 
 namespace adascale::core {
 
@@ -24,6 +26,10 @@ struct RunConfig {
   DatasetConfig dataset;
   AugmentConfig augment;
   LoaderConfig loader;
+  /// The network (`model: {include: ../models/x.yaml}`); empty unless a
+  /// command needs one.
+  ModelSpec model;
+  TrainConfig train;
 
   template <typename V>
   void visit(V& v) {
@@ -38,6 +44,8 @@ struct RunConfig {
     v("dataset", dataset);
     v("augment", augment);
     v("loader", loader);
+    v("model", model);
+    v("train", train);
   }
 
   /// "auto" or a positive integer.

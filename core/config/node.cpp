@@ -102,6 +102,33 @@ std::vector<std::string> include_paths(const Node& inc, const fs::path& dir) {
   return out;
 }
 
+Node load_recursive(const std::string& path, std::vector<std::string>& stack);
+
+/// Expands `include:` in `node` and in every map beneath it: the named files
+/// are merged underneath the map, which wins. `dir` resolves relative paths
+/// (the directory of the file `node` came from).
+void expand_includes(Node& node, const fs::path& dir,
+                     std::vector<std::string>& stack) {
+  for (auto& item : node.items) expand_includes(item, dir, stack);
+  if (node.kind != Node::Kind::kMap) return;
+  for (auto& entry : node.entries) {
+    if (entry.first != "include") expand_includes(entry.second, dir, stack);
+  }
+  auto inc =
+      std::find_if(node.entries.begin(), node.entries.end(),
+                   [](const auto& kv) { return kv.first == "include"; });
+  if (inc == node.entries.end()) return;
+  Node merged;
+  merged.kind = Node::Kind::kMap;
+  merged.where = node.where;
+  for (const auto& p : include_paths(inc->second, dir)) {
+    merge_into(merged, load_recursive(p, stack));
+  }
+  node.entries.erase(inc);
+  merge_into(merged, node);
+  node = std::move(merged);
+}
+
 Node load_recursive(const std::string& path, std::vector<std::string>& stack) {
   std::error_code ec;
   fs::path canonical = fs::weakly_canonical(path, ec);
@@ -119,22 +146,10 @@ Node load_recursive(const std::string& path, std::vector<std::string>& stack) {
     throw ConfigError(path + ": a config file must be a map of keys, got " +
                       own.describe());
   }
-  auto inc = std::find_if(own.entries.begin(), own.entries.end(),
-                          [](const auto& kv) { return kv.first == "include"; });
-  if (inc == own.entries.end()) return own;
-
-  Node merged;
-  merged.kind = Node::Kind::kMap;
-  merged.where = {path, 1};
   stack.push_back(key);
-  for (const auto& p :
-       include_paths(inc->second, fs::path(path).parent_path())) {
-    merge_into(merged, load_recursive(p, stack));
-  }
+  expand_includes(own, fs::path(path).parent_path(), stack);
   stack.pop_back();
-  own.entries.erase(inc);
-  merge_into(merged, own);
-  return merged;
+  return own;
 }
 
 void emit(YAML::Emitter& out, const Node& n) {

@@ -41,7 +41,9 @@ Node parse_yaml(const std::string& text, const std::string& source);
 
 /// Loads a config file, merging the files named by its `include:` key (a path
 /// or a list of paths, relative to the including file) underneath it: maps
-/// merge key by key, the including file wins on scalars and sequences.
+/// merge key by key, the including file wins on scalars and sequences. A map
+/// at any depth may `include:` too (`model: {include: ../models/x.yaml}`);
+/// the files then merge underneath that map.
 /// Throws ConfigError (missing file, syntax, include cycle).
 Node load_file(const std::string& path);
 

@@ -106,6 +106,33 @@ TEST(RunConfig, IncludeMergesAndOverrides) {
   EXPECT_EQ(c.loader.prefetch, 5);
 }
 
+TEST(RunConfig, NestedIncludeMergesUnderItsKey) {
+  TempDir dir;
+  dir.write("models/net.yaml",
+            "name: net\narchitecture: resnet18\nclasses: 10\n"
+            "dropout: 0.3\n");
+  dir.write("train/base.yaml", "train:\n  epochs: 7\n  optimizer:\n"
+                               "    lr: 0.05\n");
+  std::string path = dir.write(
+      "train/run.yaml",
+      "include: base.yaml\nmodel:\n  include: ../models/net.yaml\n"
+      "  classes: 100\ntrain:\n  mode: finetune\n");
+  RunConfig c = load_run_config(path, {"model.dropout=0.1"});
+  EXPECT_EQ(c.model.name, "net");
+  EXPECT_EQ(c.model.architecture, "resnet18");
+  EXPECT_EQ(c.model.classes, 100);  // the including map wins
+  EXPECT_DOUBLE_EQ(c.model.dropout, 0.1);
+  EXPECT_EQ(c.train.epochs, 7);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.lr, 0.05);
+  EXPECT_EQ(c.train.mode, "finetune");
+  // Errors inside the nested file name it.
+  dir.write("models/bad.yaml", "name: x\nlayers: 3\n");
+  std::string bad =
+      dir.write("train/bad.yaml", "model:\n  include: ../models/bad.yaml\n");
+  EXPECT_THROW_WITH(load_run_config(bad, {}), ConfigError,
+                    "bad.yaml:2: model.layers: unknown key");
+}
+
 TEST(RunConfig, IncludedFileErrorsNameTheIncludedFile) {
   TempDir dir;
   dir.write("base.yaml", "seed: 1\nbogus: 2\n");

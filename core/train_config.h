@@ -1,0 +1,131 @@
+#pragma once
+/// How to train (DESIGN §3.3): optimiser, learning-rate schedule and the
+/// multi-stage recipe. Pure data; `train:` section of a run config.
+
+#include <string>
+#include <vector>
+
+#include "core/config/checks.h"
+
+namespace adascale::core {
+
+/// `train.optimizer:`.
+struct OptimizerConfig {
+  std::string type = "sgd";  ///< sgd | adamw
+  double lr = 0.1;
+  double momentum = 0.9;  ///< sgd
+  bool nesterov = false;  ///< sgd
+  double weight_decay = 5e-4;
+  double beta1 = 0.9;  ///< adamw
+  double beta2 = 0.999;
+  double eps = 1e-8;
+
+  template <typename V>
+  void visit(V& v) {
+    using namespace config;
+    v("type", type, check::one_of({"sgd", "adamw"}));
+    v("lr", lr, check::in_range(0.0, 100.0), "peak learning rate");
+    v("momentum", momentum, check::in_range(0.0, 1.0));
+    v("nesterov", nesterov);
+    v("weight_decay", weight_decay, check::in_range(0.0, 1.0));
+    v("beta1", beta1, check::in_range(0.0, 1.0));
+    v("beta2", beta2, check::in_range(0.0, 1.0));
+    v("eps", eps, check::in_range(0.0, 1.0));
+  }
+};
+
+/// `train.schedule:`: the learning rate over one stage's epochs, evaluated
+/// per step (fractional epochs), so every schedule is smooth in steps.
+struct ScheduleConfig {
+  /// constant | multistep | cosine | onecycle
+  std::string type = "multistep";
+  /// multistep: epochs at which the rate is multiplied by `gamma`.
+  std::vector<double> milestones = {40, 80, 100, 120};
+  double gamma = 0.1;
+  /// Linear warm-up from `warmup_start` × lr over these epochs (not
+  /// onecycle, which has its own ramp).
+  double warmup_epochs = 0;
+  double warmup_start = 0.1;
+  /// cosine: the rate at the end, as a fraction of lr.
+  double final_fraction = 0.0;
+  /// onecycle: share of the stage spent rising from lr / div_factor to lr;
+  /// it then anneals (cosine) to lr / (div_factor × final_div_factor).
+  double peak_at = 0.3;
+  double div_factor = 25.0;
+  double final_div_factor = 1e4;
+
+  template <typename V>
+  void visit(V& v) {
+    using namespace config;
+    v("type", type, check::one_of({"constant", "multistep", "cosine",
+                                   "onecycle"}));
+    v("milestones", milestones, check::each(check::at_least(0.0)),
+      "epochs (multistep)");
+    v("gamma", gamma, check::in_range(0.0, 1.0));
+    v("warmup_epochs", warmup_epochs, check::at_least(0.0));
+    v("warmup_start", warmup_start, check::in_range(0.0, 1.0));
+    v("final_fraction", final_fraction, check::in_range(0.0, 1.0));
+    v("peak_at", peak_at, check::in_range(0.0, 1.0));
+    v("div_factor", div_factor, check::at_least(1.0));
+    v("final_div_factor", final_div_factor, check::at_least(1.0));
+  }
+};
+
+/// `train:`.
+struct TrainConfig {
+  /// freeze: stages before k run without gradients, BN in eval mode.
+  /// finetune: they train too, at lr × prefix_lr_scale.
+  std::string mode = "freeze";
+  double prefix_lr_scale = 0.1;
+  /// Epoch budget of every stage; `stage_epochs` overrides it per stage.
+  int epochs = 30;
+  std::vector<int> stage_epochs;
+  /// Validation top-1 (0..1) at which stage k stops early; 0 or absent = run
+  /// the whole budget.
+  std::vector<double> target_accuracy;
+  /// Which candidate later stages train on: backbone (the spec's),
+  /// best_accuracy or best_accuracy_per_mac (validation top-1 per MMAC).
+  std::string trunk_rule = "backbone";
+  double label_smoothing = 0.0;
+  /// Validate every n epochs (and always at a stage's last epoch).
+  int eval_every = 1;
+  /// Steps per epoch cap (0 = the whole epoch): quick runs and tests.
+  int max_steps = 0;
+  /// Progress: auto (bar on a terminal, lines otherwise) | bar | lines | off.
+  std::string progress = "auto";
+  /// Plain progress line every n steps (lines mode).
+  int log_every = 50;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+
+  template <typename V>
+  void visit(V& v) {
+    using namespace config;
+    v("mode", mode, check::one_of({"freeze", "finetune"}));
+    v("prefix_lr_scale", prefix_lr_scale, check::in_range(0.0, 10.0));
+    v("epochs", epochs, check::in_range(0, 100000), "per stage");
+    v("stage_epochs", stage_epochs, check::each(check::in_range(0, 100000)));
+    v("target_accuracy", target_accuracy,
+      check::each(check::in_range(0.0, 1.0)), "validation top-1 per exit");
+    v("trunk_rule", trunk_rule,
+      check::one_of({"backbone", "best_accuracy", "best_accuracy_per_mac"}));
+    v("label_smoothing", label_smoothing, check::in_range(0.0, 1.0));
+    v("eval_every", eval_every, check::in_range(1, 100000));
+    v("max_steps", max_steps, check::at_least(0));
+    v("progress", progress, check::one_of({"auto", "bar", "lines", "off"}));
+    v("log_every", log_every, check::in_range(1, 1000000));
+    v("optimizer", optimizer);
+    v("schedule", schedule);
+  }
+
+  /// Epoch budget of stage `stage` (0-based).
+  int epochs_of(size_t stage) const {
+    return stage < stage_epochs.size() ? stage_epochs[stage] : epochs;
+  }
+  /// Target of exit `stage` (0-based); 0 = none.
+  double target_of(size_t stage) const {
+    return stage < target_accuracy.size() ? target_accuracy[stage] : 0.0;
+  }
+};
+
+}  // namespace adascale::core
