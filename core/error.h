@@ -45,4 +45,11 @@ class InternalError : public Error {
   using Error::Error;
 };
 
+/// A run stopped on request (Ctrl-C) after saving its state; not a failure
+/// of the input, so binaries exit with the conventional status 130.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace adascale

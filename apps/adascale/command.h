@@ -32,4 +32,16 @@ void register_data_command(CLI::App& app);
 /// Registers `adascale inspect`.
 void register_inspect_command(CLI::App& app);
 
+/// Registers `adascale train`.
+void register_train_command(CLI::App& app);
+
+/// Registers `adascale eval`.
+void register_eval_command(CLI::App& app);
+
+/// Registers `adascale probe`.
+void register_probe_command(CLI::App& app);
+
+/// Registers `adascale bench` (bench train).
+void register_bench_command(CLI::App& app);
+
 }  // namespace adascale::app

@@ -30,10 +30,17 @@ int main(int argc, char** argv) {
   });
   adascale::app::register_data_command(app);
   adascale::app::register_inspect_command(app);
+  adascale::app::register_train_command(app);
+  adascale::app::register_eval_command(app);
+  adascale::app::register_probe_command(app);
+  adascale::app::register_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const adascale::Interrupted& e) {
+    fmt::print(stderr, "adascale: {}\n", first_line(e.what()));
+    return 130;
   } catch (const adascale::Error& e) {
     fmt::print(stderr, "adascale: error: {}\n", first_line(e.what()));
     return 1;

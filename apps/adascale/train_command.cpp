@@ -1,0 +1,166 @@
+// `adascale train`: the multi-stage algorithm for the elastic net, or plain
+// training for a zoo model, from a run config; resumable, Ctrl-C safe.
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "apps/adascale/command.h"
+#include "apps/adascale/run_loading.h"
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "core/logging.h"
+#include "core/run_directory.h"
+#include "datasets/dataset_factory.h"
+#include "operators/elastic_net.h"
+#include "operators/zoo/zoo_factory.h"
+#include "search/candidate_costs.h"
+#include "training/multi_stage_trainer.h"
+
+namespace adascale::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TrainOptions {
+  CommonOptions common;
+  std::string out;
+  bool resume = false;
+};
+
+/// Data and model must agree before a single step runs.
+void check_compatible(const core::ModelSpec& model,
+                      const core::RunConfig& config,
+                      const datasets::DataPipeline& data) {
+  const auto& train = data.splits.train;
+  const int side =
+      config.augment.resize > 0 ? config.augment.resize : train.height;
+  std::string problem;
+  if (train.channels != model.in_channels) {
+    problem = fmt::format(
+        "dataset images have {} channels, model.in_channels "
+        "is {}",
+        train.channels, model.in_channels);
+  } else if (train.num_classes() != model.classes) {
+    problem = fmt::format("dataset has {} classes, model.classes is {}",
+                          train.num_classes(), model.classes);
+  } else if (side != model.resolution || train.width != train.height) {
+    problem = fmt::format(
+        "dataset images are {}x{} (after augment.resize), "
+        "model.resolution is {}",
+        side, config.augment.resize > 0 ? side : train.width, model.resolution);
+  }
+  if (!problem.empty()) {
+    throw ConfigError("dataset " + config.dataset.format +
+                      " does not fit model " + model.name + ": " + problem);
+  }
+}
+
+nlohmann::json accuracies(const std::vector<std::string>& names,
+                          const std::vector<training::Accuracy>& acc) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < acc.size(); ++i) {
+    out.push_back({{"exit", i + 1},
+                   {"variant", names[i]},
+                   {"loss", acc[i].loss},
+                   {"top1", acc[i].top1},
+                   {"top5", acc[i].top5},
+                   {"samples", acc[i].samples}});
+  }
+  return out;
+}
+
+void run_train(const TrainOptions& opt) {
+  CommonOptions common = opt.common;
+  if (!common.config && opt.resume && !opt.out.empty()) {
+    common.config = (fs::path(opt.out) / "config.yaml").string();
+  }
+  if (!common.config) {
+    throw UsageError(
+        "train: --config FILE is required (or --resume --out "
+        "RUN_DIR to continue a run)");
+  }
+  core::RunConfig config = load_config(common);
+  const core::ModelSpec spec = model_of(config, *common.config);
+  std::string name = config.name.empty() ? spec.name : config.name;
+  std::string dir =
+      opt.out.empty() ? (fs::path(config.runs_dir) / name).string() : opt.out;
+  auto data = datasets::make_pipeline(config);
+  check_compatible(spec, config, *data);
+  core::RunDirectory run = core::RunDirectory::open(dir, config, opt.resume);
+
+  training::TrainerOptions options;
+  options.train = config.train;
+  options.run_dir = run.path();
+  options.fingerprint = core::model_spec_yaml(spec);
+  std::unique_ptr<training::Trainee> trainee;
+  std::vector<std::vector<int64_t>> costs;
+  if (spec.elastic()) {
+    operators::ElasticNet net(spec);
+    if (config.train.trunk_rule == "best_accuracy_per_mac") {
+      costs = search::candidate_macs(net);
+      options.cost = [&costs](int s, int c) {
+        return double(costs[size_t(s)][size_t(c)]);
+      };
+    }
+    trainee = training::make_elastic_trainee(net, config.train);
+  } else {
+    trainee = training::make_model_trainee(operators::zoo::make_zoo_model(spec),
+                                           spec.name);
+  }
+  core::install_interrupt_handler();
+  training::MultiStageTrainer trainer(*trainee, *data, options);
+  training::TrainingReport report = trainer.run(opt.resume);
+
+  nlohmann::json out;
+  out["run"] = run.path();
+  out["model"] = spec.name;
+  out["interrupted"] = report.interrupted;
+  out["trunk"] = report.exit_names;
+  out["wall_seconds"] = report.wall_seconds;
+  out["peak_rss_bytes"] = report.peak_rss_bytes;
+  out["validation"] = accuracies(report.exit_names, report.validation);
+  out["test"] = accuracies(report.exit_names, report.test);
+  for (const auto& s : report.stages) {
+    out["stages"].push_back({{"stage", s.stage + 1},
+                             {"epochs", s.epochs},
+                             {"reached_target", s.reached_target},
+                             {"heads", s.heads},
+                             {"top1", s.top1},
+                             {"trunk", s.heads[size_t(s.trunk_choice)]},
+                             {"seconds", s.seconds}});
+  }
+  if (common.json) {
+    fmt::print("{}\n", out.dump());
+  } else if (report.interrupted) {
+    fmt::print("interrupted; continue with: adascale train --out {} --resume\n",
+               run.path());
+  } else {
+    fmt::print("run {}: {:.0f} s, peak memory {:.0f} MiB\n", run.path(),
+               report.wall_seconds, report.peak_rss_bytes / 1048576.0);
+    for (size_t e = 0; e < report.test.size(); ++e) {
+      fmt::print("exit {}  {:<40} test top-1 {:6.2f}%  top-5 {:6.2f}%\n", e + 1,
+                 report.exit_names[e], 100 * report.test[e].top1,
+                 100 * report.test[e].top5);
+    }
+  }
+  if (report.interrupted) throw Interrupted("training interrupted by signal");
+}
+
+}  // namespace
+
+void register_train_command(CLI::App& app) {
+  auto options = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train the elastic net stage by stage (Algorithm 1) or a zoo model");
+  add_common_options(cmd, options->common, true);
+  cmd->add_option("--out", options->out,
+                  "run directory (default: <runs_dir>/<name>)");
+  cmd->add_flag("--resume", options->resume,
+                "continue the run in --out from its last checkpoint");
+  cmd->callback([options] { run_train(*options); });
+}
+
+}  // namespace adascale::app

@@ -1,0 +1,193 @@
+#include "training/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "training/training_optimizer.h"
+
+namespace adascale::training {
+namespace {
+
+constexpr const char* kFormat = "adascale-checkpoint";
+constexpr int64_t kVersion = 1;
+
+std::vector<int64_t> to_int64(const std::vector<int>& v) {
+  return {v.begin(), v.end()};
+}
+
+template <typename T>
+c10::IValue list(const std::vector<T>& v) {
+  return c10::IValue(v);
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, torch::nn::Module& model,
+                     const TrainingOptimizer* optimizer,
+                     const TrainingState& state,
+                     const std::string& fingerprint) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("version", c10::IValue(kVersion));
+  archive.write("fingerprint", c10::IValue(fingerprint));
+
+  archive.write("stage", c10::IValue(int64_t(state.stage)));
+  archive.write("epoch", c10::IValue(int64_t(state.epoch)));
+  archive.write("step", c10::IValue(int64_t(state.step)));
+  archive.write("trunk", list(to_int64(state.trunk)));
+  std::vector<double> loss;
+  std::vector<int64_t> top1, top5, samples;
+  for (const auto& m : state.meters) {
+    loss.push_back(m.loss_sum);
+    top1.push_back(m.top1_correct);
+    top5.push_back(m.top5_correct);
+    samples.push_back(m.samples);
+  }
+  archive.write("meter_loss", list(loss));
+  archive.write("meter_top1", list(top1));
+  archive.write("meter_top5", list(top5));
+  archive.write("meter_samples", list(samples));
+  archive.write("validation_top1", list(state.validation_top1));
+  archive.write("metrics_rows", c10::IValue(state.metrics_rows));
+  archive.write("wall_seconds", c10::IValue(state.wall_seconds));
+  archive.write("finished", c10::IValue(state.finished));
+
+  torch::serialize::OutputArchive weights;
+  model.save(weights);
+  archive.write("model", weights);
+  if (optimizer != nullptr) {
+    torch::serialize::OutputArchive opt;
+    optimizer->save(opt);
+    archive.write("optimizer", opt);
+  }
+  auto generator = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    archive.write("rng", generator.get_state(), /*is_buffer=*/true);
+  }
+
+  std::ostringstream out;
+  archive.save_to(out);
+  core::write_file_atomic(path, out.str());
+}
+
+CheckpointReader::CheckpointReader(const std::string& path,
+                                   const std::string& fingerprint)
+    : path_(path) {
+  std::string bytes = core::read_file(path);
+  try {
+    std::istringstream in(bytes);
+    archive_.load_from(in);
+  } catch (const c10::Error&) {
+    fail("not a readable checkpoint (truncated or corrupted)");
+  }
+  c10::IValue v;
+  if (!archive_.try_read("format", v) || !v.isString() ||
+      v.toStringRef() != kFormat) {
+    fail("not an AdaScale training checkpoint");
+  }
+  archive_.read("version", v);
+  if (!v.isInt() || v.toInt() != kVersion) {
+    fail("checkpoint format version " +
+         (v.isInt() ? std::to_string(v.toInt()) : std::string("?")) +
+         ", this build reads version " + std::to_string(kVersion));
+  }
+  archive_.read("fingerprint", v);
+  if (!v.isString() || v.toStringRef() != fingerprint) {
+    fail("written for a different model spec; refusing to load it");
+  }
+  try {
+    auto get_int = [&](const char* key) {
+      c10::IValue x;
+      archive_.read(key, x);
+      return x.toInt();
+    };
+    auto get_ints = [&](const char* key) {
+      c10::IValue x;
+      archive_.read(key, x);
+      return x.toIntVector();
+    };
+    auto get_doubles = [&](const char* key) {
+      c10::IValue x;
+      archive_.read(key, x);
+      return x.toDoubleVector();
+    };
+    state_.stage = int(get_int("stage"));
+    state_.epoch = int(get_int("epoch"));
+    state_.step = int(get_int("step"));
+    for (int64_t t : get_ints("trunk")) state_.trunk.push_back(int(t));
+    auto loss = get_doubles("meter_loss");
+    auto top1 = get_ints("meter_top1");
+    auto top5 = get_ints("meter_top5");
+    auto samples = get_ints("meter_samples");
+    if (top1.size() != loss.size() || top5.size() != loss.size() ||
+        samples.size() != loss.size()) {
+      fail("inconsistent running meters");
+    }
+    for (size_t i = 0; i < loss.size(); ++i) {
+      AccuracyMeter m;
+      m.loss_sum = loss[i];
+      m.top1_correct = top1[i];
+      m.top5_correct = top5[i];
+      m.samples = samples[i];
+      state_.meters.push_back(m);
+    }
+    state_.validation_top1 = get_doubles("validation_top1");
+    state_.metrics_rows = get_int("metrics_rows");
+    c10::IValue x;
+    archive_.read("wall_seconds", x);
+    state_.wall_seconds = x.toDouble();
+    archive_.read("finished", x);
+    state_.finished = x.toBool();
+    torch::serialize::InputArchive probe;
+    has_optimizer_ = archive_.try_read("optimizer", probe);
+  } catch (const c10::Error& e) {
+    fail("missing or malformed training state");
+  }
+}
+
+void CheckpointReader::restore_model(torch::nn::Module& model) {
+  try {
+    torch::serialize::InputArchive weights;
+    archive_.read("model", weights);
+    model.load(weights);
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    fail("weights do not fit the model: " + what.substr(0, what.find('\n')));
+  }
+}
+
+void CheckpointReader::restore_optimizer(TrainingOptimizer& optimizer) {
+  if (!has_optimizer_) fail("holds no optimizer state");
+  torch::serialize::InputArchive opt;
+  archive_.read("optimizer", opt);
+  try {
+    optimizer.load(opt);
+  } catch (const Error& e) {
+    fail(e.what());
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    fail("optimizer state does not fit: " + what.substr(0, what.find('\n')));
+  }
+}
+
+void CheckpointReader::restore_rng() {
+  torch::Tensor state;
+  try {
+    archive_.read("rng", state, /*is_buffer=*/true);
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(state);
+  } catch (const c10::Error&) {
+    fail("malformed random generator state");
+  }
+}
+
+void CheckpointReader::fail(const std::string& what) const {
+  throw DataError("checkpoint " + path_ + ": " + what);
+}
+
+}  // namespace adascale::training

@@ -1,0 +1,91 @@
+#pragma once
+/// The metrics of a run (DESIGN §3.6): one row per head per epoch (train,
+/// validation, test) and per stage, appended to `<run_dir>/metrics.csv` (for
+/// people and spreadsheets) and `<run_dir>/metrics.h5` (a compound HDF5
+/// table, `format_version` 1) as they happen, flushed row by row so a crash
+/// loses nothing already written, and trimmed back to a checkpoint's row
+/// count when a run resumes.
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/hdf5_util.h"
+
+namespace adascale::training {
+
+/// One line of the metrics log.
+struct MetricsRow {
+  std::string kind;     ///< "train" | "validation" | "test" | "stage"
+  int stage = 0;        ///< 1-based stage (1 for zoo models)
+  int epoch = 0;        ///< 1-based epoch within the stage
+  std::string variant;  ///< variant id ("e2:basic.dws") or model name
+  int exit = 0;         ///< 1-based exit
+  double loss = 0, top1 = 0, top5 = 0;  ///< top1/top5 as fractions 0..1
+  double lr = 0;
+  double epoch_seconds = 0, images_per_second = 0;
+  int64_t peak_rss_bytes = 0;
+  double wall_seconds = 0;  ///< since the run started, across resumes
+};
+
+/// Field-by-field equality (NaN never equals itself).
+bool operator==(const MetricsRow& a, const MetricsRow& b);
+inline bool operator!=(const MetricsRow& a, const MetricsRow& b) {
+  return !(a == b);
+}
+
+/// Longest `kind` / `variant` in bytes (the HDF5 fields are fixed-length).
+inline constexpr size_t kMetricsStringBytes = 64;
+/// Version of the metrics.h5 layout, stored as attribute `format_version`.
+inline constexpr int64_t kMetricsFormatVersion = 1;
+
+/// Appends rows to a run's metrics.csv and metrics.h5.
+class MetricsLog {
+ public:
+  /// Opens or creates both files in `run_dir` (which must exist).
+  /// `keep_rows` = 0 starts fresh, replacing existing files. A resumed run
+  /// passes the row count stored in its checkpoint: those rows are kept and
+  /// later ones (written after that checkpoint) dropped from both files.
+  /// metrics.csv is the reference: a metrics.h5 that is missing, unreadable
+  /// or short is rebuilt from it. Throws IoError / DataError naming the file
+  /// (e.g. fewer than `keep_rows` rows in metrics.csv).
+  MetricsLog(const std::string& run_dir, int64_t keep_rows);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+  /// Appends `row` to both files and flushes them. Throws ConfigError for a
+  /// row that cannot be stored (unknown kind, a variant with ',', '"' or a
+  /// line break, or longer than kMetricsStringBytes), IoError on a write
+  /// failure.
+  void append(const MetricsRow& row);
+  /// Rows in the log (kept plus appended).
+  int64_t rows() const { return rows_; }
+
+  const std::string& csv_path() const { return csv_path_; }
+  const std::string& h5_path() const { return h5_path_; }
+
+ private:
+  void create_h5(const std::vector<MetricsRow>& rows);
+
+  std::string csv_path_, h5_path_;
+  std::FILE* csv_ = nullptr;
+  std::unique_ptr<core::hdf5::File> h5_file_;
+  core::hdf5::RowDataset h5_rows_;
+  int64_t rows_ = 0;
+};
+
+/// The CSV header line (without the newline).
+const std::string& metrics_csv_header();
+
+/// Reads every row of a metrics.csv. Throws IoError when it cannot be read,
+/// DataError naming the file and line for malformed content.
+std::vector<MetricsRow> read_metrics_csv(const std::string& path);
+
+/// Reads every row of a metrics.h5. Throws IoError when it cannot be opened,
+/// DataError for a missing table or an unknown format version.
+std::vector<MetricsRow> read_metrics_h5(const std::string& path);
+
+}  // namespace adascale::training

@@ -1,0 +1,81 @@
+#pragma once
+/// Multi-stage training (paper Algorithm 1, DESIGN §3.3). For stage k = 1..N
+/// every candidate of stage k trains with exit k on the trunk prefix, all in
+/// one pass per batch on the shared prefix output, until the best candidate
+/// reaches the stage's target validation accuracy or the epoch budget; then
+/// the trunk choice of stage k is fixed by the configured rule. A zoo model
+/// is the one-stage, one-head case.
+///
+/// Checkpoints after every epoch, at the end of every stage and on Ctrl-C,
+/// so `run(resume=true)` continues exactly where a run stopped.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/train_config.h"
+#include "datasets/dataset_factory.h"
+#include "training/accuracy_meter.h"
+#include "training/trainee.h"
+
+namespace adascale::training {
+
+struct TrainerOptions {
+  core::TrainConfig train;
+  /// Run directory for checkpoints/ and metrics; empty = neither (tests).
+  std::string run_dir;
+  /// Identifies the model in checkpoints (its resolved spec).
+  std::string fingerprint;
+  /// Cost of candidate c at stage s (MACs), for trunk_rule
+  /// best_accuracy_per_mac.
+  std::function<double(int stage, int candidate)> cost;
+  /// Called after every optimiser step with 0-based stage and epoch and the
+  /// steps done in that epoch (progress hooks; tests raise an interrupt).
+  std::function<void(int stage, int epoch, int step)> on_step;
+  /// False: no validation, stage or test passes (throughput benchmarks).
+  bool evaluate = true;
+};
+
+/// One stage as run by this invocation.
+struct StageReport {
+  int stage = 0;  ///< 0-based
+  int epochs = 0;
+  bool reached_target = false;
+  std::vector<std::string> heads;
+  std::vector<double> top1;  ///< validation top-1 per head (train if no val)
+  int trunk_choice = 0;
+  double seconds = 0.0;
+  /// Training images per second of the last epoch, data loading included.
+  double images_per_second = 0.0;
+};
+
+struct TrainingReport {
+  std::vector<StageReport> stages;
+  std::vector<int> trunk;
+  std::vector<std::string> exit_names;  ///< trunk variant per exit
+  std::vector<Accuracy> validation;     ///< trunk exits, end of training
+  std::vector<Accuracy> test;
+  double wall_seconds = 0.0;
+  int64_t peak_rss_bytes = 0;
+  bool interrupted = false;  ///< stopped by Ctrl-C after a checkpoint
+};
+
+class MultiStageTrainer {
+ public:
+  MultiStageTrainer(Trainee& trainee, datasets::DataPipeline& data,
+                    TrainerOptions options);
+
+  /// Trains (or, with `resume`, continues from checkpoints/last.pt when it
+  /// exists). Throws DataError for an unusable checkpoint.
+  TrainingReport run(bool resume);
+
+  /// checkpoints/last.pt of the run directory.
+  std::string last_checkpoint() const;
+
+ private:
+  Trainee& trainee_;
+  datasets::DataPipeline& data_;
+  TrainerOptions options_;
+};
+
+}  // namespace adascale::training

@@ -1,0 +1,65 @@
+#pragma once
+/// What the trainer needs from a network, so one training loop serves the
+/// elastic net (a stage at a time, every candidate of the stage at once) and
+/// a zoo model (one stage, one head).
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model_spec.h"
+#include "core/train_config.h"
+#include "operators/elastic_net.h"
+#include "training/training_optimizer.h"
+
+namespace adascale::training {
+
+/// A network trained stage by stage. `trunk` holds the chosen candidate of
+/// every earlier stage.
+class Trainee {
+ public:
+  virtual ~Trainee() = default;
+
+  virtual int num_stages() const = 0;
+  /// Heads trained together at `stage` (variant ids, model name for zoo).
+  virtual std::vector<std::string> heads(
+      int stage, const std::vector<int>& trunk) const = 0;
+  /// Puts the modules in the modes `stage` trains with (`training`) or all
+  /// in eval mode (`!training`).
+  virtual void set_mode(int stage, const std::vector<int>& trunk,
+                        bool training) = 0;
+  /// Logits of every head of `stage` for a batch. While training in freeze
+  /// mode the prefix runs without gradients.
+  virtual std::vector<torch::Tensor> forward_heads(
+      int stage, const std::vector<int>& trunk, const torch::Tensor& x,
+      bool training) = 0;
+  /// Parameters `stage` trains, with their learning-rate scales.
+  virtual std::vector<ParamGroup> parameters(
+      int stage, const std::vector<int>& trunk) const = 0;
+  /// Logits of every exit up to `exits` (1-based count) along the trunk.
+  virtual std::vector<torch::Tensor> forward_exits(
+      const std::vector<int>& trunk, const torch::Tensor& x, int exits) = 0;
+  /// The variant id of the trunk's exit `exit` (0-based).
+  virtual std::string exit_name(const std::vector<int>& trunk,
+                                int exit) const = 0;
+  /// Index of the spec's backbone candidate at `stage` (0 for zoo).
+  virtual int backbone(int stage) const = 0;
+  virtual torch::nn::Module& module() = 0;
+  /// Parameters of the prefix a stage trains on (stem and trunk stages
+  /// before it): what freeze mode must leave untouched.
+  virtual std::vector<torch::Tensor> prefix_parameters(
+      int stage, const std::vector<int>& trunk) const = 0;
+};
+
+/// The elastic net under Algorithm 1: stage k trains all its candidates and
+/// exit k on the trunk prefix; `mode` freeze|finetune.
+std::unique_ptr<Trainee> make_elastic_trainee(operators::ElasticNet net,
+                                              const core::TrainConfig& config);
+
+/// A zoo model (any module mapping images to logits): one stage, one head.
+std::unique_ptr<Trainee> make_model_trainee(torch::nn::AnyModule model,
+                                            std::string name);
+
+}  // namespace adascale::training
