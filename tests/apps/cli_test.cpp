@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -21,8 +22,13 @@ struct Result {
 };
 
 Result run(const std::string& args) {
-  adascale::testing::TempDir dir;
-  std::string err_file = dir.file("stderr.txt");
+  // A file of its own: a TempDir here would share (and on exit remove) the
+  // calling test's directory.
+  char err_template[] = "/tmp/adascale_cli_stderr_XXXXXX";
+  int fd = mkstemp(err_template);
+  if (fd < 0) return Result{};
+  close(fd);
+  std::string err_file = err_template;
   std::string cmd = std::string(ADASCALE_BIN) + " " + args + " 2>" + err_file;
   Result r;
   FILE* pipe = popen(cmd.c_str(), "r");
@@ -34,6 +40,7 @@ Result run(const std::string& args) {
   FILE* e = fopen(err_file.c_str(), "r");
   while (e && fgets(buf.data(), buf.size(), e)) r.err += buf.data();
   if (e) fclose(e);
+  std::remove(err_file.c_str());
   return r;
 }
 
@@ -168,6 +175,104 @@ TEST(CliInspect, SetOverridesAndBadInputs) {
     EXPECT_EQ(count_lines(bad.err), 1) << args << "\n" << bad.err;
     EXPECT_TRUE(bad.out.empty()) << args;
   }
+}
+
+// A two-stage net on 8×8 generated images: a whole run takes seconds.
+const char* kTinyTrain = R"(
+threads: 1
+log_level: warn
+dataset:
+  format: synthetic
+  validation_fraction: 0.2
+  synthetic: {classes: 3, image_size: 8, train_per_class: 30,
+              test_per_class: 10, seed: 2}
+augment: {crop_padding: 0, horizontal_flip: false}
+loader: {batch_size: 16, prefetch: 0}
+model:
+  name: tiny
+  resolution: 8
+  classes: 3
+  stem: {channels: 8}
+  stages:
+    - {out_channels: 16, stride: 2, candidates: [{type: basic}, {type: dws}]}
+    - {out_channels: 16, stride: 2, candidates: [{type: basic}, {type: fire}]}
+train: {epochs: 2, progress: off, optimizer: {lr: 0.05}}
+)";
+
+TEST(CliTrain, TrainEvalProbeAndResume) {
+  adascale::testing::TempDir dir;
+  std::string config = dir.write("tiny.yaml", kTinyTrain);
+  std::string out = dir.file("run");
+  Result t = run("train --json --config " + config + " --out " + out);
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_EQ(count_lines(t.out), 1);
+  auto j = nlohmann::json::parse(t.out);
+  EXPECT_EQ(j["trunk"], nlohmann::json({"e1:basic", "e2:basic.basic"}));
+  EXPECT_EQ(j["stages"].size(), 2u);
+  EXPECT_EQ(j["test"].size(), 2u);
+  EXPECT_GT(j["test"][1]["top1"].get<double>(), 0.5);  // chance 1/3
+
+  // The same --out again without --resume is refused; --resume of a
+  // finished run trains nothing more.
+  Result again = run("train --config " + config + " --out " + out);
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.err.find("already holds a run"), std::string::npos);
+  Result resumed = run("train --json --resume --out " + out);
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_TRUE(nlohmann::json::parse(resumed.out)["stages"].is_null());
+
+  Result e = run("eval --json --run " + out);
+  ASSERT_EQ(e.status, 0) << e.err;
+  auto je = nlohmann::json::parse(e.out);
+  EXPECT_EQ(je["exits"].size(), 2u);
+  EXPECT_EQ(je["variants"].size(), 6u);  // 2 + 2·2
+  EXPECT_FALSE(je["early_exit"].empty());
+  EXPECT_GT(je["exits"][1]["macs"].get<double>(), 0.0);
+
+  Result p = run("probe --json --epochs 5 --run " + out);
+  ASSERT_EQ(p.status, 0) << p.err;
+  EXPECT_EQ(nlohmann::json::parse(p.out)["probes"].size(), 3u);
+  EXPECT_TRUE(std::filesystem::exists(out + "/probes.csv"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/eval.json"));
+}
+
+TEST(CliTrain, MismatchAndBadInputsFailBeforeTraining) {
+  adascale::testing::TempDir dir;
+  std::string config = dir.write("tiny.yaml", kTinyTrain);
+  struct Case {
+    std::string args, needle;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"train --config " + config + " --set model.classes=10",
+            "dataset has 3 classes, model.classes is 10"},
+           {"train --config " + config + " --set model.resolution=16",
+            "model.resolution is 16"},
+           {"train --config " + config + " --set train.mode=thaw",
+            "train.mode"},
+           {"train --config " + config + " --set train.optimizer.kind=sgd",
+            "train.optimizer.kind: unknown key"},
+           {"train", "--config FILE is required"},
+           {"eval --run " + dir.path(), "not a run directory"}}) {
+    Result r = run(c.args + " --out " + dir.file("x"));
+    if (c.args.rfind("eval", 0) == 0) r = run(c.args);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_EQ(count_lines(r.err), 1) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("x/checkpoints/last.pt")));
+  }
+}
+
+TEST(CliBench, TrainReportsImagesPerSecond) {
+  Result r =
+      run("bench train --json --model mobilenet_v3_small --batch 4 "
+          "--steps 2 --set threads=1");
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["model"], "mobilenet_v3_small");
+  EXPECT_GT(j["images_per_second"].get<double>(), 0.0);
+  Result bad = run("bench train --model resnet99");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
 }
 
 }  // namespace
