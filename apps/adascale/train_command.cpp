@@ -8,6 +8,7 @@
 
 #include "apps/adascale/command.h"
 #include "apps/adascale/run_loading.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/logging.h"
@@ -130,6 +131,11 @@ void run_train(const TrainOptions& opt) {
                              {"top1", s.top1},
                              {"trunk", s.heads[size_t(s.trunk_choice)]},
                              {"seconds", s.seconds}});
+  }
+  // A finished run records its summary; scripts use it to skip training.
+  if (!report.interrupted) {
+    core::write_file_atomic((fs::path(run.path()) / "summary.json").string(),
+                            out.dump(2) + "\n");
   }
   if (common.json) {
     fmt::print("{}\n", out.dump());

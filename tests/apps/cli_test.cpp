@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -211,6 +212,9 @@ TEST(CliTrain, TrainEvalProbeAndResume) {
   EXPECT_EQ(j["stages"].size(), 2u);
   EXPECT_EQ(j["test"].size(), 2u);
   EXPECT_GT(j["test"][1]["top1"].get<double>(), 0.5);  // chance 1/3
+  std::ifstream summary(out + "/summary.json");
+  ASSERT_TRUE(summary) << "a finished run writes summary.json";
+  EXPECT_EQ(nlohmann::json::parse(summary)["trunk"], j["trunk"]);
 
   // The same --out again without --resume is refused; --resume of a
   // finished run trains nothing more.
