@@ -36,11 +36,14 @@ def main(run, out):
     summary = json.loads((out / "summary.json").read_text())
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     lines = [f"# Run `{run.name}`", ""]
-    lines += [f"Model `{summary['model']}`; wall time "
-              f"{summary['wall_seconds'] / 3600:.2f} h; peak resident memory "
-              f"{summary['peak_rss_bytes'] / 2**20:.0f} MiB. "
-              "Regenerate with `experiments/collect_run.py "
-              f"{run} {out}`.", ""]
+    # Wall time and peak memory of the training itself, from its metrics
+    # (summary.json may come from a later `--resume` of the finished run).
+    wall = max(float(r["wall_seconds"]) for r in rows)
+    peak = max(int(r["peak_rss_bytes"]) for r in rows if r["kind"] == "train")
+    lines += [f"Model `{summary['model']}`; training wall time "
+              f"{wall / 3600:.2f} h; peak resident memory while training "
+              f"{peak / 2**20:.0f} MiB. Regenerate this report with "
+              f"`experiments/collect_run.py {run} {out}`.", ""]
 
     # Per stage: epochs, wall time, mean training throughput, peak memory.
     lines += ["## Stages", "",
