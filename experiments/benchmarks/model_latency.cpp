@@ -19,21 +19,14 @@
 #include "core/execution.h"
 #include "core/model_spec.h"
 #include "core/timing.h"
+#include "experiments/benchmarks/run_command.h"
 #include "operators/elastic_net.h"
 #include "operators/zoo/zoo_factory.h"
 
 namespace {
 
 using namespace adascale;
-
-std::string run_command(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) throw IoError("cannot run: " + cmd);
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  return out;
-}
+using bench::run_command;
 
 struct Row {
   std::string name;

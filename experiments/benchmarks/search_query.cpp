@@ -29,11 +29,13 @@
 
 #include "core/error.h"
 #include "core/timing.h"
+#include "experiments/benchmarks/run_command.h"
 #include "search/guided_search.h"
 
 namespace {
 
 using namespace adascale;
+using bench::run_command;
 using search::GuidedSearch;
 using search::SearchObjective;
 using search::SearchQuery;
@@ -105,15 +107,6 @@ Timing time_queries(const std::vector<SearchQuery>& queries, size_t count,
   }
   core::LatencyStats s = core::summarize(us);  // "ms" fields hold µs here
   return {s.median_ms, s.mean_ms, s.p90_ms};
-}
-
-std::string run_command(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) throw IoError("cannot run: " + cmd);
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  return out;
 }
 
 /// Rows and queries as flat float64 arrays for the Python side.

@@ -26,6 +26,7 @@
 #include "core/run_config.h"
 #include "core/timing.h"
 #include "datasets/dataset_factory.h"
+#include "experiments/benchmarks/run_command.h"
 #include "operators/elastic_net.h"
 #include "operators/zoo/zoo_factory.h"
 #include "training/multi_stage_trainer.h"
@@ -35,15 +36,7 @@
 namespace {
 
 using namespace adascale;
-
-std::string run_command(const std::string& cmd) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) throw IoError("cannot run: " + cmd);
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  return out;
-}
+using bench::run_command;
 
 core::TrainConfig recipe(const std::string& mode) {
   core::TrainConfig t;
