@@ -13,6 +13,7 @@ PACKAGES=(
   libopencv-dev libyaml-cpp-dev libtbb-dev libfmt-dev libspdlog-dev
   libgtest-dev libhdf5-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
   python3-matplotlib python3-torch python3-torchvision   # plots, comparisons
+  stress-ng                                               # background load in benchmarks
   dataset-fashion-mnist
 )
 

@@ -44,4 +44,13 @@ void register_probe_command(CLI::App& app);
 /// Registers `adascale bench` (bench train).
 void register_bench_command(CLI::App& app);
 
+/// Registers `adascale calibrate`.
+void register_calibrate_command(CLI::App& app);
+
+/// Registers `adascale tables`.
+void register_tables_command(CLI::App& app);
+
+/// Registers `adascale search`.
+void register_search_command(CLI::App& app);
+
 }  // namespace adascale::app

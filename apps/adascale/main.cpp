@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   adascale::app::register_eval_command(app);
   adascale::app::register_probe_command(app);
   adascale::app::register_bench_command(app);
+  adascale::app::register_calibrate_command(app);
+  adascale::app::register_tables_command(app);
+  adascale::app::register_search_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

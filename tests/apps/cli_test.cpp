@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device_profile.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -279,4 +280,196 @@ TEST(CliBench, TrainReportsImagesPerSecond) {
   EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
 }
 
+std::string calibrate_args(const std::string& out,
+                           const std::string& base = "") {
+  return "calibrate --quick --set threads=1 --out " + out + " --base " +
+         (base.empty() ? std::string(ADASCALE_SOURCE_DIR) +
+                             "/configs/devices/generic_x86.yaml"
+                       : base);
+}
+
+TEST(CliCalibrate, QuickJsonWritesAProfileThatLoads) {
+  adascale::testing::TempDir dir;
+  std::string out = dir.file("x.yaml");
+  Result r = run(calibrate_args(out) + " --json --set log_level=warn");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(count_lines(r.out), 1);
+  auto j = nlohmann::json::parse(r.out);
+  auto profile = adascale::core::load_device_profile(out);
+  EXPECT_EQ(profile.name, "x");
+  EXPECT_EQ(j["profile"]["name"], "x");
+  EXPECT_EQ(j["profile"]["cpu"]["peak_gmacs"].get<double>(),
+            profile.cpu.peak_gmacs);
+  EXPECT_EQ(j["profile"]["memory"]["caches"].size(),
+            profile.memory.caches.size());
+  EXPECT_EQ(j["threads"], 1);
+  ASSERT_GE(j["latency_curve"].size(), 2u);
+  EXPECT_EQ(j["latency_curve"][0]["working_set_bytes"], 4096);
+  EXPECT_GT(j["latency_curve"][0]["latency_ns"].get<double>(), 0.0);
+  EXPECT_NE(profile.source.find("generic_x86.yaml"), std::string::npos);
+}
+
+TEST(CliCalibrate, QuickTextSummaryAndProgress) {
+  adascale::testing::TempDir dir;
+  std::string out = dir.file("x.yaml");
+  Result r = run(calibrate_args(out) + " --name my_box");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("device profile my_box"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("written to " + out), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("l1d"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("calibrate: fp32 GEMM"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("calibrate: pointer chase"), std::string::npos);
+  EXPECT_EQ(adascale::core::load_device_profile(out).name, "my_box");
+}
+
+// One process per case, each paying LibTorch's start-up: two tests keep
+// each under the 5 s budget.
+void expect_one_line_errors(
+    const std::vector<std::pair<std::string, std::string>>& cases) {
+  for (const auto& [args, needle] : cases) {
+    Result r = run(args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_EQ(count_lines(r.err), 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << args << r.err;
+    EXPECT_TRUE(r.out.empty()) << args;
+  }
+}
+
+TEST(CliCalibrate, BadOutOrNameFailsBeforeMeasuring) {
+  adascale::testing::TempDir dir;
+  expect_one_line_errors(
+      {{calibrate_args("/nonexistent/dir/x.yaml"),
+        "--out /nonexistent/dir/x.yaml: directory /nonexistent/dir does not "
+        "exist"},
+       {calibrate_args(dir.file("Bad-Name.yaml")), "profile name 'Bad-Name'"},
+       {calibrate_args(dir.file("x.yaml")) + " --name 'has space'",
+        "profile name 'has space'"}});
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.yaml")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("Bad-Name.yaml")));
+}
+
+TEST(CliCalibrate, BadBaseFailsBeforeMeasuring) {
+  adascale::testing::TempDir dir;
+  std::string invalid = dir.write("invalid.yaml", "name: invalid\n");
+  expect_one_line_errors(
+      {{calibrate_args(dir.file("x.yaml"), "/nonexistent.yaml"),
+        "base profile /nonexistent.yaml not found"},
+       {calibrate_args(dir.file("x.yaml"), invalid),
+        invalid + ": cpu.cores: missing"},
+       {"calibrate --quick", "--out is required"}});
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.yaml")));
+}
+
 }  // namespace
+
+// A device profile for the tables tests; the measured device of --measure.
+const char* kTestDevice = R"(
+name: test_machine
+description: profile for the CLI tests
+source: made up
+cpu: {cores: 2, max_clock_mhz: 2000, min_clock_mhz: 2000, peak_gmacs: 50,
+      active_power_w: 20, idle_power_w: 5}
+memory:
+  size_mib: 8192
+  clock_mhz: 1600
+  bandwidth_gbs: 10
+  latency_ns: 90
+  active_power_w: 2
+  caches:
+    - {name: l1d, size_kib: 32, latency_ns: 1, bandwidth_gbs: 100}
+    - {name: l2, size_kib: 512, latency_ns: 4, bandwidth_gbs: 50}
+)";
+
+TEST(CliTables, TablesThenSearchOnATrainedRun) {
+  adascale::testing::TempDir dir;
+  std::string config = dir.write("tiny.yaml", kTinyTrain);
+  std::string device = dir.write("test_machine.yaml", kTestDevice);
+  std::string out = dir.file("run");
+  ASSERT_EQ(run("train --config " + config + " --out " + out).status, 0);
+
+  // Before any tables: search names the missing file.
+  Result none = run("search --run " + out + " --latency-ms 5");
+  EXPECT_NE(none.status, 0);
+  EXPECT_NE(none.err.find("tables.h5: no such file"), std::string::npos)
+      << none.err;
+
+  Result t = run("tables --json --measure --batch 2 --repeats 3 --run " + out +
+                 " --device " + device + " --device " + ADASCALE_SOURCE_DIR +
+                 "/configs/devices/raspberry_pi_4b.yaml");
+  ASSERT_EQ(t.status, 0) << t.err;
+  ASSERT_EQ(count_lines(t.out), 1);
+  auto j = nlohmann::json::parse(t.out);
+  EXPECT_EQ(j["variants"], 6);
+  EXPECT_EQ(j["validation_cached"], false);
+  ASSERT_EQ(j["latency_fits"].size(), 2u);  // batch 1 and 2, this machine
+  EXPECT_EQ(j["latency_fits"][0]["mode"], "fit");
+  std::ifstream csv(out + "/tables.csv");
+  std::string line;
+  int lines = 0, measured = 0;
+  while (std::getline(csv, line)) {
+    ++lines;
+    // The measured latency is the last column; Raspberry Pi rows have none.
+    if (line.find("test_machine") != std::string::npos && line.back() != ',')
+      ++measured;
+  }
+  EXPECT_EQ(lines, 1 + 6 * 2 * 2);  // header + variants × devices × batches
+  EXPECT_EQ(measured, 12);
+
+  // Again: validation top-1 comes from the file.
+  Result again =
+      run("tables --json --batch 2 --run " + out + " --device " + device);
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["validation_cached"], true);
+
+  Result s = run("search --json --run " + out + " --latency-ms 1000");
+  ASSERT_EQ(s.status, 0) << s.err;
+  auto js = nlohmann::json::parse(s.out);
+  EXPECT_EQ(js["device"], "test_machine");
+  EXPECT_TRUE(js["feasible"].get<bool>());
+  EXPECT_EQ(js["variants"], 6);
+  double best = js["best"]["validation_top1"].get<double>();
+  // With no binding budget the answer is the most accurate variant.
+  for (const auto& e : nlohmann::json::parse(
+           run("eval --json --split validation --run " + out).out)["variants"])
+    EXPECT_LE(e["top1"].get<double>(), best + 1e-9);
+
+  Result miss = run("search --run " + out + " --latency-ms 0.000001");
+  ASSERT_EQ(miss.status, 0) << miss.err;
+  EXPECT_NE(miss.out.find("no variant meets the budget; nearest miss"),
+            std::string::npos)
+      << miss.out;
+
+  // Bad inputs: one line on stderr, non-zero exit.
+  for (const auto& [args, needle] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"search --run " + out + " --latency-ms -1", "latency budget"},
+           {"search --run " + out + " --latency-ms nan", "latency budget"},
+           {"search --run " + out + " --latency-ms 5 --energy-mj -2",
+            "energy budget"},
+           {"search --run " + out + " --latency-ms 5 --load 2", "--load"},
+           {"search --run " + out + " --latency-ms 5 --device pixel9",
+            "pixel9"},
+           {"search --run " + out + " --latency-ms abc", "latency-ms"},
+           {"tables --run " + out + " --device " +
+                dir.write("bad.yaml", "name: x\n"),
+            "bad.yaml"},
+           {"tables --run " + dir.file("nothing"), "nothing"},
+       }) {
+    Result r = run(args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_EQ(count_lines(r.err), 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\n" << r.err;
+  }
+
+  // A foreign HDF5 file and a file that is not HDF5 at all.
+  std::filesystem::copy_file(out + "/metrics.h5", out + "/tables.h5",
+                             std::filesystem::copy_options::overwrite_existing);
+  Result foreign = run("search --run " + out + " --latency-ms 5");
+  EXPECT_NE(foreign.status, 0);
+  EXPECT_NE(foreign.err.find("not an AdaScale tables file"), std::string::npos)
+      << foreign.err;
+  dir.write("run/tables.h5", "garbage");
+  Result junk = run("search --run " + out + " --latency-ms 5");
+  EXPECT_NE(junk.status, 0);
+  EXPECT_EQ(count_lines(junk.err), 1) << junk.err;
+}
