@@ -5,6 +5,7 @@
 /// by *others* while it runs.
 
 #include <cstdint>
+#include <string>
 
 namespace adascale::core {
 
@@ -16,8 +17,9 @@ struct CpuTimes {
   bool valid = false;  ///< false when /proc is not readable
 };
 
-/// Reads /proc/stat and /proc/self/stat; `valid` is false when absent.
-CpuTimes read_cpu_times();
+/// Reads <proc_root>/stat and <proc_root>/self/stat; `valid` is false when
+/// either is absent or malformed.
+CpuTimes read_cpu_times(const std::string& proc_root = "/proc");
 
 /// Busy share of all CPUs in [0, 1] between `before` and `after`; NaN when
 /// either snapshot is invalid or no time passed.

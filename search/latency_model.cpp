@@ -108,6 +108,10 @@ LayerClass classify_layer(const LayerProfile& layer) {
   return LayerClass::kElementwise;
 }
 
+double LatencyFeatures::total_layers() const {
+  return std::accumulate(layers.begin(), layers.end(), 0.0);
+}
+
 double LatencyFeatures::theoretical_s() const {
   return std::accumulate(roofline_s.begin(), roofline_s.end(), 0.0);
 }
@@ -135,24 +139,26 @@ LatencyFeatures latency_features(const ModelProfile& profile,
                                  int threads) {
   LatencyFeatures f;
   for (const auto& layer : profile.layers) {
-    f.roofline_s[size_t(classify_layer(layer))] +=
-        layer_roofline_seconds(layer, device, threads);
+    const size_t c = size_t(classify_layer(layer));
+    f.roofline_s[c] += layer_roofline_seconds(layer, device, threads);
+    f.layers[c] += 1;
   }
-  f.layers = double(profile.layers.size());
   return f;
 }
 
 double LatencyModel::predict_ms(const LatencyFeatures& f) const {
-  double s = per_layer_s * f.layers;
+  double s = 0;
   for (size_t c = 0; c < kLayerClasses; ++c)
-    s += class_scale[c] * f.roofline_s[c];
+    s += class_scale[c] * f.roofline_s[c] + per_layer_s[c] * f.layers[c];
   return s * 1e3;
 }
 
-double LatencyModel::runtime_factor(double load, double clock_ratio) const {
+double LatencyModel::predict_ms(double idle_ms, double layers, double load,
+                                double clock_ratio) const {
   double l = std::isfinite(load) ? std::clamp(load, 0.0, 1.0) : 0.0;
   double c = std::isfinite(clock_ratio) && clock_ratio > 0 ? clock_ratio : 1.0;
-  return c * (1.0 + load_slope * l);
+  return c * (idle_ms * (1.0 + load_slope * l) +
+              load_per_layer_s * 1e3 * l * layers);
 }
 
 std::vector<double> nonnegative_least_squares(const std::vector<double>& a,
@@ -215,7 +221,7 @@ std::vector<double> nonnegative_least_squares(const std::vector<double>& a,
 
 LatencyModel fit_latency_model(const std::vector<LatencyFeatures>& features,
                                const std::vector<double>& measured_ms) {
-  constexpr size_t cols = kLayerClasses + 1;
+  constexpr size_t cols = 2 * kLayerClasses;
   if (features.size() != measured_ms.size()) {
     throw UsageError(
         fmt::format("latency fit: {} feature rows but {} measured latencies",
@@ -239,9 +245,10 @@ LatencyModel fit_latency_model(const std::vector<LatencyFeatures>& features,
           "number",
           m, i));
     }
-    for (size_t c = 0; c < kLayerClasses; ++c)
+    for (size_t c = 0; c < kLayerClasses; ++c) {
       a[i * cols + c] = features[i].roofline_s[c] * 1e3 / m;
-    a[i * cols + kLayerClasses] = features[i].layers * 1e3 / m;
+      a[i * cols + kLayerClasses + c] = features[i].layers[c] * 1e3 / m;
+    }
   }
   std::vector<double> norm(cols, 0.0);
   for (size_t i = 0; i < features.size(); ++i)
@@ -252,16 +259,17 @@ LatencyModel fit_latency_model(const std::vector<LatencyFeatures>& features,
     for (size_t c = 0; c < cols; ++c) a[i * cols + c] /= norm[c];
   std::vector<double> x = nonnegative_least_squares(a, cols, b);
   LatencyModel model;
-  for (size_t c = 0; c < kLayerClasses; ++c)
+  for (size_t c = 0; c < kLayerClasses; ++c) {
     model.class_scale[c] = x[c] / norm[c];
-  model.per_layer_s = x[kLayerClasses] / norm[kLayerClasses];
+    model.per_layer_s[c] = x[kLayerClasses + c] / norm[kLayerClasses + c];
+  }
   model.fitted_on = int(features.size());
   return model;
 }
 
-double fit_load_slope(const LatencyModel& model,
-                      const std::vector<LatencyFeatures>& features,
-                      const std::vector<double>& measured_ms, double load) {
+void fit_load_correction(LatencyModel& model,
+                         const std::vector<LatencyFeatures>& features,
+                         const std::vector<double>& measured_ms, double load) {
   if (features.empty() || features.size() != measured_ms.size()) {
     throw UsageError(
         fmt::format("load fit: {} feature rows and {} measured latencies",
@@ -269,16 +277,40 @@ double fit_load_slope(const LatencyModel& model,
   }
   if (!(load > 0.05)) {
     throw UsageError(fmt::format(
-        "load fit: background load {:.2f} is too low to fit a slope (> 0.05 "
-        "needed)",
+        "load fit: background load {:.2f} is too low to fit a correction "
+        "(> 0.05 needed)",
         load));
   }
-  std::vector<double> ratios;
-  for (size_t i = 0; i < features.size(); ++i)
-    ratios.push_back(measured_ms[i] / model.predict_ms(features[i]));
-  auto mid = ratios.begin() + ptrdiff_t(ratios.size() / 2);
-  std::nth_element(ratios.begin(), mid, ratios.end());
-  return std::max(0.0, (*mid - 1.0) / load);
+  // (idle + κ·L·idle + λ·L·layers − m) / m, minimised over κ, λ ≥ 0.
+  std::vector<double> a, b;
+  for (size_t i = 0; i < features.size(); ++i) {
+    const double m = measured_ms[i];
+    if (!(m > 0) || !std::isfinite(m)) {
+      throw UsageError(fmt::format(
+          "load fit: measured latency {} of sample {} is not a positive "
+          "number",
+          m, i));
+    }
+    const double idle = model.predict_ms(features[i]);
+    a.push_back(load * idle / m);
+    a.push_back(load * features[i].total_layers() * 1e3 / m);
+    b.push_back((m - idle) / m);
+  }
+  // Unit-norm columns for conditioning, as in fit_latency_model.
+  double n0 = 0, n1 = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    n0 += a[2 * i] * a[2 * i];
+    n1 += a[2 * i + 1] * a[2 * i + 1];
+  }
+  n0 = n0 > 0 ? std::sqrt(n0) : 1.0;
+  n1 = n1 > 0 ? std::sqrt(n1) : 1.0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    a[2 * i] /= n0;
+    a[2 * i + 1] /= n1;
+  }
+  std::vector<double> x = nonnegative_least_squares(a, 2, b);
+  model.load_slope = x[0] / n0;
+  model.load_per_layer_s = x[1] / n1;
 }
 
 PredictionAccuracy prediction_accuracy(const std::vector<double>& predicted,

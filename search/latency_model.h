@@ -15,9 +15,14 @@
 ///    1 ms and a 10 ms variant weigh alike). Unfitted, the coefficients are
 ///    1 per class and 0 for the per-layer cost: the pure roofline.
 /// 3. Runtime correction: measured latency grows with the load other
-///    programs put on the CPU and with a lowered clock; the prediction is
-///    multiplied by (max clock / clock) · (1 + κ · load), κ fitted on
-///    latencies measured under load.
+///    programs put on the CPU and with a lowered clock. Two effects: work
+///    shares the cores (time × (1 + κ · load)), and every op's parallel
+///    region waits for a worker thread the scheduler has descheduled (a
+///    cost per layer, λ · load). So t(load) = (max clock / clock) · (t ·
+///    (1 + κ · load) + λ · load · layers), κ and λ fitted on latencies
+///    measured under load. On this 2-core VM, one core busy with stress-ng
+///    makes LibTorch at 2 threads up to ten times slower, mostly the second
+///    effect.
 ///
 /// Pure arithmetic over profiles: no LibTorch calls.
 
@@ -48,11 +53,12 @@ const char* layer_class_name(LayerClass c);
 /// The class of one profiled layer.
 LayerClass classify_layer(const LayerProfile& layer);
 
-/// The features of one variant on one device: roofline seconds per class
-/// and the number of layers.
+/// The features of one variant on one device: roofline seconds and number
+/// of layers per class.
 struct LatencyFeatures {
   std::array<double, kLayerClasses> roofline_s{};
-  double layers = 0;
+  std::array<double, kLayerClasses> layers{};
+  double total_layers() const;
   /// Σ roofline_s: the pure theoretical latency, seconds.
   double theoretical_s() const;
 };
@@ -70,10 +76,12 @@ LatencyFeatures latency_features(const ModelProfile& profile,
 struct LatencyModel {
   /// Multiplier of each class's roofline time (≥ 0; 1 = the roofline).
   std::array<double, kLayerClasses> class_scale;
-  /// Seconds per layer (dispatch overhead, ≥ 0).
-  double per_layer_s = 0;
-  /// Runtime correction: latency × (1 + load_slope · load).
+  /// Seconds per layer of each class (dispatch overhead, ≥ 0).
+  std::array<double, kLayerClasses> per_layer_s{};
+  /// Runtime correction κ: latency × (1 + load_slope · load).
   double load_slope = 0;
+  /// Runtime correction λ: + load_per_layer_s · load · layers.
+  double load_per_layer_s = 0;
   /// Samples the model was fitted on (0 = the pure roofline).
   int fitted_on = 0;
 
@@ -81,24 +89,27 @@ struct LatencyModel {
 
   /// Predicted latency in ms at no load and the maximum clock.
   double predict_ms(const LatencyFeatures& f) const;
-  /// The runtime factor for `load` in [0, 1] and `clock_ratio` = max clock
-  /// / current clock (≥ 1; 1 when unknown).
-  double runtime_factor(double load, double clock_ratio = 1.0) const;
+  /// Predicted latency in ms under `load` in [0, 1] and `clock_ratio` =
+  /// max clock / current clock (≥ 1; 1 when unknown), from the idle
+  /// prediction and the variant's layer count.
+  double predict_ms(double idle_ms, double layers, double load,
+                    double clock_ratio = 1.0) const;
 };
 
-/// Fits the class scales and per-layer cost by non-negative least squares
+/// Fits the class scales and per-layer costs by non-negative least squares
 /// on relative error: minimises Σ ((pred_i − measured_i) / measured_i)².
 /// Throws UsageError when the inputs differ in length, are fewer than 2,
 /// or a measured latency is not a positive number.
 LatencyModel fit_latency_model(const std::vector<LatencyFeatures>& features,
                                const std::vector<double>& measured_ms);
 
-/// Fits `model.load_slope` from latencies measured under a known load
-/// (median of measured / predicted − 1, over load). Throws UsageError when
-/// load ≤ 0.05 (nothing to fit) or the inputs are empty or differ in length.
-double fit_load_slope(const LatencyModel& model,
-                      const std::vector<LatencyFeatures>& features,
-                      const std::vector<double>& measured_ms, double load);
+/// Fits `model.load_slope` and `model.load_per_layer_s` (non-negative,
+/// relative least squares) on latencies measured under a known load; the
+/// rest of the model stays. Throws UsageError when load ≤ 0.05 (nothing to
+/// fit) or the inputs are empty or differ in length.
+void fit_load_correction(LatencyModel& model,
+                         const std::vector<LatencyFeatures>& features,
+                         const std::vector<double>& measured_ms, double load);
 
 /// How well predictions match measurements.
 struct PredictionAccuracy {

@@ -29,6 +29,7 @@ struct IndexRow {
   char variant[kTablesVariantChars + 1];
   int32_t exit;
   int64_t params, storage_bytes, macs, memory_access_bytes;
+  int32_t layers;
   double validation_top1;
   int64_t validation_images;
 };
@@ -45,8 +46,9 @@ struct ModelRow {
   char device[kTablesDeviceChars + 1];
   int32_t batch, threads, fitted_on;
   double class_scale[kLayerClasses];
-  double per_layer_us, load_slope, within_10pct, fit_load, load_within_10pct,
-      load_probe_load;
+  double per_layer_us[kLayerClasses];
+  double load_slope, load_per_layer_us, within_10pct, fit_load,
+      load_within_10pct, load_probe_load;
 };
 
 #define ADASCALE_FIELD(Row, name, type) \
@@ -68,6 +70,7 @@ const h5::RowLayout& index_layout() {
        ADASCALE_FIELD(IndexRow, storage_bytes, FieldType::kInt64),
        ADASCALE_FIELD(IndexRow, macs, FieldType::kInt64),
        ADASCALE_FIELD(IndexRow, memory_access_bytes, FieldType::kInt64),
+       ADASCALE_FIELD(IndexRow, layers, FieldType::kInt32),
        ADASCALE_FIELD(IndexRow, validation_top1, FieldType::kFloat64),
        ADASCALE_FIELD(IndexRow, validation_images, FieldType::kInt64)}};
   return layout;
@@ -96,14 +99,17 @@ const h5::RowLayout& model_layout() {
                      ADASCALE_FIELD(ModelRow, threads, FieldType::kInt32),
                      ADASCALE_FIELD(ModelRow, fitted_on, FieldType::kInt32)}};
     for (size_t c = 0; c < kLayerClasses; ++c) {
-      l.fields.push_back(
-          {fmt::format("scale_{}", layer_class_name(LayerClass(c))),
-           offsetof(ModelRow, class_scale) + c * sizeof(double),
-           FieldType::kFloat64, 0});
+      const char* name = layer_class_name(LayerClass(c));
+      l.fields.push_back({fmt::format("scale_{}", name),
+                          offsetof(ModelRow, class_scale) + c * sizeof(double),
+                          FieldType::kFloat64, 0});
+      l.fields.push_back({fmt::format("per_layer_us_{}", name),
+                          offsetof(ModelRow, per_layer_us) + c * sizeof(double),
+                          FieldType::kFloat64, 0});
     }
     for (auto f :
-         {ADASCALE_FIELD(ModelRow, per_layer_us, FieldType::kFloat64),
-          ADASCALE_FIELD(ModelRow, load_slope, FieldType::kFloat64),
+         {ADASCALE_FIELD(ModelRow, load_slope, FieldType::kFloat64),
+          ADASCALE_FIELD(ModelRow, load_per_layer_us, FieldType::kFloat64),
           ADASCALE_FIELD(ModelRow, within_10pct, FieldType::kFloat64),
           ADASCALE_FIELD(ModelRow, fit_load, FieldType::kFloat64),
           ADASCALE_FIELD(ModelRow, load_within_10pct, FieldType::kFloat64),
@@ -188,6 +194,7 @@ void write_tables(const PerformanceTables& tables, const std::string& h5_path,
     r.storage_bytes = e.storage_bytes;
     r.macs = e.macs;
     r.memory_access_bytes = e.memory_access_bytes;
+    r.layers = e.layers;
     r.validation_top1 = e.validation_top1;
     r.validation_images = e.validation_images;
     index.push_back(r);
@@ -212,10 +219,12 @@ void write_tables(const PerformanceTables& tables, const std::string& h5_path,
     r.batch = e.batch;
     r.threads = e.threads;
     r.fitted_on = e.model.fitted_on;
-    for (size_t c = 0; c < kLayerClasses; ++c)
+    for (size_t c = 0; c < kLayerClasses; ++c) {
       r.class_scale[c] = e.model.class_scale[c];
-    r.per_layer_us = e.model.per_layer_s * 1e6;
+      r.per_layer_us[c] = e.model.per_layer_s[c] * 1e6;
+    }
     r.load_slope = e.model.load_slope;
+    r.load_per_layer_us = e.model.load_per_layer_s * 1e6;
     r.within_10pct = e.within_10pct;
     r.fit_load = e.fit_load;
     r.load_within_10pct = e.load_within_10pct;
@@ -240,7 +249,7 @@ void write_tables(const PerformanceTables& tables, const std::string& h5_path,
   std::map<uint64_t, const IndexEntry*> by_key;
   for (const auto& e : tables.index) by_key[e.key] = &e;
   std::string csv =
-      "variant,exit,params,storage_bytes,macs,memory_access_bytes,"
+      "variant,exit,params,storage_bytes,macs,memory_access_bytes,layers,"
       "validation_top1,validation_images,device,batch,threads,predicted_"
       "latency_ms,"
       "predicted_energy_mj,hit_rate,measured_latency_ms\n";
@@ -252,8 +261,8 @@ void write_tables(const PerformanceTables& tables, const std::string& h5_path,
     }
     const IndexEntry& i = *it->second;
     csv += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", i.variant, i.exit,
-        i.params, i.storage_bytes, i.macs, i.memory_access_bytes,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", i.variant, i.exit,
+        i.params, i.storage_bytes, i.macs, i.memory_access_bytes, i.layers,
         csv_number(i.validation_top1), i.validation_images, p.device, p.batch,
         p.threads, csv_number(p.predicted_latency_ms),
         csv_number(p.predicted_energy_mj), csv_number(p.hit_rate),
@@ -280,6 +289,7 @@ PerformanceTables read_tables(const std::string& h5_path) {
     e.storage_bytes = r.storage_bytes;
     e.macs = r.macs;
     e.memory_access_bytes = r.memory_access_bytes;
+    e.layers = r.layers;
     e.validation_top1 = r.validation_top1;
     e.validation_images = r.validation_images;
     t.index.push_back(e);
@@ -304,10 +314,12 @@ PerformanceTables read_tables(const std::string& h5_path) {
     e.batch = r.batch;
     e.threads = r.threads;
     e.model.fitted_on = r.fitted_on;
-    for (size_t c = 0; c < kLayerClasses; ++c)
+    for (size_t c = 0; c < kLayerClasses; ++c) {
       e.model.class_scale[c] = r.class_scale[c];
-    e.model.per_layer_s = r.per_layer_us * 1e-6;
+      e.model.per_layer_s[c] = r.per_layer_us[c] * 1e-6;
+    }
     e.model.load_slope = r.load_slope;
+    e.model.load_per_layer_s = r.load_per_layer_us * 1e-6;
     e.within_10pct = r.within_10pct;
     e.fit_load = r.fit_load;
     e.load_within_10pct = r.load_within_10pct;

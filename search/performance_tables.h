@@ -21,7 +21,7 @@
 namespace adascale::search {
 
 /// Bumped whenever a stored field changes meaning or layout.
-inline constexpr int64_t kTablesSchemaVersion = 1;
+inline constexpr int64_t kTablesSchemaVersion = 2;
 
 /// Longest variant id and device name the file holds.
 inline constexpr size_t kTablesVariantChars = 63;
@@ -35,8 +35,9 @@ struct IndexEntry {
   int64_t storage_bytes = 0;  ///< fp32
   int64_t macs = 0;
   int64_t memory_access_bytes = 0;  ///< eq. 4, batch 1
-  double validation_top1 = 0;       ///< [0, 1]; NaN when not scored
-  int64_t validation_images = 0;    ///< images top-1 was scored on
+  int layers = 0;  ///< profiled layers: the load correction's per-layer term
+  double validation_top1 = 0;     ///< [0, 1]; NaN when not scored
+  int64_t validation_images = 0;  ///< images top-1 was scored on
 };
 
 struct PredictiveEntry {

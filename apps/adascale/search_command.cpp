@@ -80,7 +80,6 @@ void run_search(const SearchOptions& opt) {
                         : search::SearchObjective::kMostAccurate;
   query.alpha = opt.alpha;
   query.beta = opt.beta;
-  query.latency_scale = model->model.runtime_factor(opt.load);
   search::validate_query(query);
 
   std::map<uint64_t, const search::IndexEntry*> index;
@@ -95,8 +94,12 @@ void run_search(const SearchOptions& opt) {
                       path, p.key));
     }
     double acc = it->second->validation_top1;
-    rows.push_back({p.key, std::isnan(acc) ? 0.0 : acc, p.predicted_latency_ms,
-                    p.predicted_energy_mj});
+    // The load correction is not one factor (its per-layer term differs
+    // by variant), so the rows carry the latency at this load.
+    double latency = model->model.predict_ms(p.predicted_latency_ms,
+                                             it->second->layers, opt.load);
+    rows.push_back(
+        {p.key, std::isnan(acc) ? 0.0 : acc, latency, p.predicted_energy_mj});
   }
   search::GuidedSearch searcher(std::move(rows));
   auto start = std::chrono::steady_clock::now();
@@ -111,8 +114,7 @@ void run_search(const SearchOptions& opt) {
     return nlohmann::json{{"variant", e.variant},
                           {"exit", e.exit},
                           {"validation_top1", r.accuracy},
-                          {"latency_ms", r.latency_ms * query.latency_scale},
-                          {"latency_ms_idle", r.latency_ms},
+                          {"latency_ms", r.latency_ms},
                           {"energy_mj", r.energy_mj},
                           {"macs", e.macs},
                           {"params", e.params}};
@@ -121,7 +123,6 @@ void run_search(const SearchOptions& opt) {
   out["device"] = device;
   out["batch"] = opt.batch;
   out["load"] = opt.load;
-  out["latency_scale"] = query.latency_scale;
   out["latency_budget_ms"] = opt.latency_ms;
   if (std::isfinite(opt.energy_mj)) out["energy_budget_mj"] = opt.energy_mj;
   out["min_accuracy"] = opt.min_accuracy;
@@ -142,10 +143,10 @@ void run_search(const SearchOptions& opt) {
     return;
   }
   fmt::print(
-      "device {} at load {:.2f} (latency × {:.2f}), batch {}; {} "
-      "variants, {} examined in {:.1f} µs\n",
-      device, opt.load, query.latency_scale, opt.batch, searcher.rows().size(),
-      result.examined, micros);
+      "device {} at load {:.2f}, batch {}; {} variants, {} examined in "
+      "{:.1f} µs\n",
+      device, opt.load, opt.batch, searcher.rows().size(), result.examined,
+      micros);
   if (result.best) {
     const auto& b = out["best"];
     fmt::print(

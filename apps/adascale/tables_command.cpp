@@ -16,13 +16,14 @@
 
 #include "apps/adascale/command.h"
 #include "apps/adascale/run_loading.h"
-#include "core/cpu_load.h"
+#include "core/atomic_file.h"
 #include "core/device_profile.h"
 #include "core/error.h"
 #include "core/logging.h"
 #include "core/timing.h"
 #include "datasets/dataset_factory.h"
 #include "search/energy_model.h"
+#include "search/latency_measurement.h"
 #include "search/latency_model.h"
 #include "search/performance_tables.h"
 #include "search/variant_profiles.h"
@@ -45,7 +46,7 @@ struct TablesOptions {
   bool measure = false;
   bool revalidate = false;
   int batch = 8;
-  int repeats = 15;
+  int repeats = 21;
   int64_t validation_limit = 0;
   bool json = false;
 };
@@ -64,35 +65,6 @@ std::vector<std::string> default_devices() {
         "--device FILE");
   }
   return files;
-}
-
-// Measured per variant at one batch size, with the load others put on the
-// machine meanwhile.
-struct Measurement {
-  std::vector<double> latency_ms;
-  double background_load = 0;
-};
-
-Measurement measure(operators::ElasticNet& net,
-                    const std::vector<core::Variant>& variants,
-                    const std::vector<int64_t>& shape, int repeats) {
-  torch::NoGradGuard no_grad;
-  net->eval();
-  torch::Tensor x = torch::randn(shape);
-  Measurement m;
-  auto before = core::read_cpu_times();
-  for (size_t i = 0; i < variants.size(); ++i) {
-    const core::Variant& v = variants[i];
-    auto stats =
-        core::measure_latency([&] { net->forward(x, v); }, 3, repeats, 0.5);
-    m.latency_ms.push_back(stats.median_ms);
-    if ((i + 1) % 100 == 0)
-      log::info("tables: measured {}/{} variants at batch {}", i + 1,
-                variants.size(), shape[0]);
-  }
-  m.background_load = core::background_load(before, core::read_cpu_times());
-  if (std::isnan(m.background_load)) m.background_load = 0;
-  return m;
 }
 
 void run_tables(const TablesOptions& opt) {
@@ -202,10 +174,10 @@ void run_tables(const TablesOptions& opt) {
   search::PerformanceTables tables;
   for (size_t i = 0; i < variants.size(); ++i) {
     const auto& p = profiles[0][i];
-    tables.index.push_back({space.pack(variants[i]),
-                            space.to_string(variants[i]), variants[i].exit + 1,
-                            p.params, p.storage_fp32_bytes, p.macs,
-                            p.memory_access_bytes, top1[i], scored_on[i]});
+    tables.index.push_back(
+        {space.pack(variants[i]), space.to_string(variants[i]),
+         variants[i].exit + 1, p.params, p.storage_fp32_bytes, p.macs,
+         p.memory_access_bytes, int(p.layers.size()), top1[i], scored_on[i]});
   }
 
   watch.restart();
@@ -230,44 +202,62 @@ void run_tables(const TablesOptions& opt) {
         entry.model = search::LatencyModel{};  // the pure roofline
       }
       if (local) {
-        std::vector<int64_t> shape = {batches[b], run.spec.in_channels,
-                                      run.spec.resolution, run.spec.resolution};
-        Measurement m = measure(
-            net, variants, shape,
+        search::VariantLatencies m = search::measure_variant_latencies(
+            net, variants, batches[b],
             batches[b] == 1 ? opt.repeats : std::max(3, opt.repeats / 3));
         nlohmann::json fit;
         fit["device"] = device.name;
         fit["batch"] = batches[b];
         fit["background_load"] = m.background_load;
+        fit["retest_within_10pct"] = m.retest_within_10pct;
+        fit["measure_seconds"] = m.seconds;
         const bool probe_load =
             old != nullptr && old->model.fitted_on > 0 &&
             m.background_load > old->fit_load + kLoadProbeMargin;
         if (probe_load) {
-          // Every fifth variant calibrates the load slope; the rest test it.
-          std::vector<search::LatencyFeatures> cal_f, test_f;
-          std::vector<double> cal_m, test_m;
+          // Every fifth variant calibrates the load correction; the rest
+          // test it.
+          std::vector<search::LatencyFeatures> cal_f;
+          std::vector<double> cal_m, predicted, plain, test_m;
+          for (size_t i = 0; i < variants.size(); i += 5) {
+            cal_f.push_back(features[i]);
+            cal_m.push_back(m.median_ms[i]);
+          }
+          search::fit_load_correction(entry.model, cal_f, cal_m,
+                                      m.background_load);
+          std::string probe_csv =
+              "variant,background_load,measured_ms,predicted_idle_ms,"
+              "predicted_ms,calibration\n";
           for (size_t i = 0; i < variants.size(); ++i) {
-            (i % 5 == 0 ? cal_f : test_f).push_back(features[i]);
-            (i % 5 == 0 ? cal_m : test_m).push_back(m.latency_ms[i]);
+            const double idle = entry.model.predict_ms(features[i]);
+            const double loaded = entry.model.predict_ms(
+                idle, features[i].total_layers(), m.background_load);
+            probe_csv +=
+                fmt::format("{},{:.4f},{:.6g},{:.6g},{:.6g},{}\n",
+                            space.to_string(variants[i]), m.background_load,
+                            m.median_ms[i], idle, loaded, i % 5 == 0 ? 1 : 0);
+            if (i % 5 == 0) continue;
+            predicted.push_back(loaded);
+            plain.push_back(idle);
+            test_m.push_back(m.median_ms[i]);
           }
-          entry.model.load_slope = search::fit_load_slope(
-              entry.model, cal_f, cal_m, m.background_load);
-          std::vector<double> predicted, plain;
-          double factor = entry.model.runtime_factor(m.background_load);
-          for (const auto& f : test_f) {
-            predicted.push_back(entry.model.predict_ms(f) * factor);
-            plain.push_back(entry.model.predict_ms(f));
-          }
+          const std::string probe_path =
+              (fs::path(run.dir) /
+               fmt::format("load_probe_{}_b{}.csv", device.name, batches[b]))
+                  .string();
+          core::write_file_atomic(probe_path, probe_csv);
           auto acc = search::prediction_accuracy(predicted, test_m);
           auto uncorrected = search::prediction_accuracy(plain, test_m);
           entry.load_within_10pct = acc.within_10pct;
           entry.load_probe_load = m.background_load;
           fit["mode"] = "load_correction";
           fit["load_slope"] = entry.model.load_slope;
+          fit["load_per_layer_us"] = entry.model.load_per_layer_s * 1e6;
           fit["within_10pct"] = acc.within_10pct;
           fit["within_10pct_uncorrected"] = uncorrected.within_10pct;
           fit["median_abs_rel_error"] = acc.median_abs_rel_error;
           fit["tested_on"] = acc.samples;
+          fit["probe_csv"] = probe_path;
           // The table keeps the idle measurements the model rests on.
           for (const auto& p : previous.predictive)
             if (p.device == device.name && p.batch == batches[b]) {
@@ -276,7 +266,7 @@ void run_tables(const TablesOptions& opt) {
                   measured[i] = p.measured_latency_ms;
             }
         } else {
-          measured = m.latency_ms;
+          measured = m.median_ms;
           // Out-of-fold predictions: a model judged on the variants it was
           // fitted on would flatter itself.
           const int folds = int(std::min<size_t>(kFolds, measured.size() / 2));
@@ -308,7 +298,9 @@ void run_tables(const TablesOptions& opt) {
         for (size_t c = 0; c < search::kLayerClasses; ++c)
           fit["class_scale"][search::layer_class_name(search::LayerClass(c))] =
               entry.model.class_scale[c];
-        fit["per_layer_us"] = entry.model.per_layer_s * 1e6;
+        for (size_t c = 0; c < search::kLayerClasses; ++c)
+          fit["per_layer_us"][search::layer_class_name(search::LayerClass(c))] =
+              entry.model.per_layer_s[c] * 1e6;
         report["latency_fits"].push_back(fit);
       }
       for (size_t i = 0; i < variants.size(); ++i) {
@@ -388,7 +380,8 @@ void register_tables_command(CLI::App& app) {
                 "score validation top-1 again instead of reusing tables.h5's");
   cmd->add_option("--batch", options->batch, "the batch size N besides 1")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--repeats", options->repeats, "timed runs per variant")
+  cmd->add_option("--repeats", options->repeats,
+                  "timed passes over all variants (a third at batch N)")
       ->check(CLI::Range(3, 1000));
   cmd->add_option("--validation-limit", options->validation_limit,
                   "score at most N validation images")

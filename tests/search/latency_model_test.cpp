@@ -79,20 +79,21 @@ TEST(LatencyModel, FitRecoversPlantedCoefficients) {
   std::uniform_real_distribution<double> u(0, 1);
   LatencyModel truth;
   truth.class_scale = {3.0, 8.0, 1.5, 0.0, 2.0, 4.0};
-  truth.per_layer_s = 20e-6;
+  truth.per_layer_s = {20e-6, 0, 5e-6, 2e-6, 0, 1e-6};
   std::vector<LatencyFeatures> features;
   std::vector<double> measured;
   for (int i = 0; i < 200; ++i) {
     LatencyFeatures f;
     for (auto& r : f.roofline_s) r = 1e-4 * u(rng);
-    f.layers = 20 + 80 * u(rng);
+    for (auto& l : f.layers) l = std::floor(5 + 30 * u(rng));
     features.push_back(f);
     measured.push_back(truth.predict_ms(f));
   }
   LatencyModel fit = fit_latency_model(features, measured);
   for (size_t c = 0; c < kLayerClasses; ++c)
     EXPECT_NEAR(fit.class_scale[c], truth.class_scale[c], 1e-6) << c;
-  EXPECT_NEAR(fit.per_layer_s, truth.per_layer_s, 1e-10);
+  for (size_t c = 0; c < kLayerClasses; ++c)
+    EXPECT_NEAR(fit.per_layer_s[c], truth.per_layer_s[c], 1e-10) << c;
   EXPECT_EQ(fit.fitted_on, 200);
 
   // Out-of-fold predictions of exact data are exact.
@@ -101,12 +102,19 @@ TEST(LatencyModel, FitRecoversPlantedCoefficients) {
   EXPECT_DOUBLE_EQ(acc.within_10pct, 1.0);
   EXPECT_LT(acc.max_abs_rel_error, 1e-6);
 
-  // A load slope planted in measurements under load is found again.
+  // A load correction planted in measurements under load is found again:
+  // κ = 1.6 and λ = 40 µs per layer at load 0.5.
   std::vector<double> loaded;
-  for (double m : measured) loaded.push_back(m * (1 + 1.6 * 0.5));
-  EXPECT_NEAR(fit_load_slope(fit, features, loaded, 0.5), 1.6, 1e-6);
-  fit.load_slope = 1.6;
-  EXPECT_NEAR(fit.runtime_factor(0.5, 2.0), 2.0 * 1.8, 1e-12);
+  for (size_t i = 0; i < measured.size(); ++i)
+    loaded.push_back(measured[i] * (1 + 1.6 * 0.5) +
+                     40e-3 * 0.5 * features[i].total_layers());
+  fit_load_correction(fit, features, loaded, 0.5);
+  EXPECT_NEAR(fit.load_slope, 1.6, 1e-6);
+  EXPECT_NEAR(fit.load_per_layer_s, 40e-6, 1e-11);
+  const double idle = fit.predict_ms(features[0]);
+  EXPECT_NEAR(fit.predict_ms(idle, features[0].total_layers(), 0.5, 2.0),
+              2.0 * loaded[0], 1e-9);
+  EXPECT_DOUBLE_EQ(fit.predict_ms(idle, 50, 0.0), idle);
 }
 
 TEST(LatencyModel, BadFitInputsAreRefused) {
@@ -121,7 +129,8 @@ TEST(LatencyModel, BadFitInputsAreRefused) {
   m[4] = std::nan("");
   EXPECT_THROW_WITH(fit_latency_model(f, m), UsageError,
                     "not a positive number");
-  EXPECT_THROW_WITH(fit_load_slope(LatencyModel{}, f, m, 0.0), UsageError,
+  LatencyModel model;
+  EXPECT_THROW_WITH(fit_load_correction(model, f, m, 0.0), UsageError,
                     "too low");
 }
 

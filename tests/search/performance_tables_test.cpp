@@ -16,10 +16,10 @@ using adascale::testing::TempDir;
 
 PerformanceTables sample() {
   PerformanceTables t;
-  t.index.push_back(
-      {0x1000000000000000ULL, "e1:basic", 1, 100, 400, 5000, 2000, 0.5, 200});
+  t.index.push_back({0x1000000000000000ULL, "e1:basic", 1, 100, 400, 5000, 2000,
+                     7, 0.5, 200});
   t.index.push_back({0x2040000000000000ULL, "e2:basic.ghost", 2, 300, 1200,
-                     9000, 4000, 0.75, 200});
+                     9000, 4000, 12, 0.75, 200});
   t.predictive.push_back({t.index[0].key, "board", 1, 2, 1.25, 3.5, 0.9, 1.3});
   t.predictive.push_back(
       {t.index[1].key, "board", 1, 2, 2.5, 7.0, 0.8, std::nan("")});
@@ -28,7 +28,8 @@ PerformanceTables sample() {
   m.batch = 1;
   m.threads = 2;
   m.model.class_scale = {1, 2, 3, 4, 5, 6};
-  m.model.per_layer_s = 15e-6;
+  m.model.per_layer_s = {15e-6, 1e-6, 0, 0, 2e-6, 3e-6};
+  m.model.load_per_layer_s = 30e-6;
   m.model.load_slope = 1.5;
   m.model.fitted_on = 2;
   m.within_10pct = 0.95;
@@ -55,7 +56,10 @@ TEST(PerformanceTables, RoundTripThroughHdf5AndCsv) {
   const LatencyModelEntry* m = back.model("board", 1);
   ASSERT_NE(m, nullptr);
   EXPECT_DOUBLE_EQ(m->model.class_scale[5], 6.0);
-  EXPECT_NEAR(m->model.per_layer_s, 15e-6, 1e-15);
+  EXPECT_NEAR(m->model.per_layer_s[0], 15e-6, 1e-15);
+  EXPECT_NEAR(m->model.per_layer_s[5], 3e-6, 1e-15);
+  EXPECT_NEAR(m->model.load_per_layer_s, 30e-6, 1e-15);
+  EXPECT_EQ(back.index[1].layers, 12);
   EXPECT_DOUBLE_EQ(m->model.load_slope, 1.5);
   EXPECT_EQ(back.model("board", 8), nullptr);
 
@@ -64,8 +68,8 @@ TEST(PerformanceTables, RoundTripThroughHdf5AndCsv) {
   std::getline(csv, header);
   std::getline(csv, row);
   EXPECT_EQ(header.rfind("variant,exit,params", 0), 0u);
-  EXPECT_EQ(row.rfind("e1:basic,1,100,400,5000,2000,0.5,200,board,1,2,1.25", 0),
-            0u)
+  EXPECT_EQ(
+      row.rfind("e1:basic,1,100,400,5000,2000,7,0.5,200,board,1,2,1.25", 0), 0u)
       << row;
 }
 
@@ -95,7 +99,7 @@ TEST(PerformanceTables, ForeignMissingAndWrongVersionFilesAreRefused) {
     d.write_attribute("schema_version", kTablesSchemaVersion + 1);
   }
   EXPECT_THROW_WITH(read_tables(dir.file("t.h5")), DataError,
-                    "schema version 2");
+                    "schema version 3");
 }
 
 TEST(PerformanceTables, OverlongNamesAreRefusedAndTheOldFileKept) {
