@@ -45,6 +45,7 @@ struct TablesOptions {
   std::vector<std::string> sets;
   bool measure = false;
   bool revalidate = false;
+  double assume_load = -1;  ///< < 0: measure it from /proc/stat
   int batch = 8;
   int repeats = 21;
   int64_t validation_limit = 0;
@@ -205,6 +206,9 @@ void run_tables(const TablesOptions& opt) {
         search::VariantLatencies m = search::measure_variant_latencies(
             net, variants, batches[b],
             batches[b] == 1 ? opt.repeats : std::max(3, opt.repeats / 3));
+        // A load /proc/stat cannot see (a cgroup quota, a neighbour VM on
+        // the same host) can be stated instead of measured.
+        if (opt.assume_load >= 0) m.background_load = opt.assume_load;
         nlohmann::json fit;
         fit["device"] = device.name;
         fit["batch"] = batches[b];
@@ -378,6 +382,10 @@ void register_tables_command(CLI::App& app) {
                 "measure latencies here and fit the first device's model");
   cmd->add_flag("--revalidate", options->revalidate,
                 "score validation top-1 again instead of reusing tables.h5's");
+  cmd->add_option("--assume-load", options->assume_load,
+                  "with --measure: the background load in [0, 1] to record "
+                  "instead of the one read from /proc/stat")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--batch", options->batch, "the batch size N besides 1")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--repeats", options->repeats,

@@ -12,12 +12,15 @@
 # load slope on every fifth variant and scores the other four fifths. Both
 # passes rebuild the run's tables with every configs/devices profile.
 # Figures go to stdout and $OUT (default /tmp/predictor_accuracy).
+# THREADS=N runs inference on N intra-op threads (default: the config's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUN=${1:-runs/cifar10_cpu}
 DEVICE=${2:-configs/devices/dev_vm_epyc.yaml}
 OUT=${OUT:-/tmp/predictor_accuracy}
 BIN=build/bin/adascale
+SETS=()
+[[ -n "${THREADS:-}" ]] && SETS=(--set "threads=$THREADS")
 mkdir -p "$OUT"
 command -v stress-ng >/dev/null || { echo "stress-ng missing: scripts/setup.sh installs it" >&2; exit 1; }
 [[ -f "$DEVICE" ]] || { echo "$DEVICE missing: run $BIN calibrate --out $DEVICE" >&2; exit 1; }
@@ -28,7 +31,7 @@ for f in configs/devices/*.yaml; do
 done
 
 echo "idle: measuring every variant at batch 1 and 8 ..." >&2
-"$BIN" tables --run "$RUN" "${devices[@]}" --measure --json > "$OUT/idle.json"
+"$BIN" tables --run "$RUN" "${devices[@]}" "${SETS[@]}" --measure --json > "$OUT/idle.json"
 
 echo "loaded: stress-ng --cpu 1 ..." >&2
 stress-ng --cpu 1 --timeout 3600 --quiet &
@@ -36,7 +39,7 @@ stress=$!
 trap 'kill $stress 2>/dev/null || true' EXIT
 sleep 2
 # Fewer passes: under this load every pass takes about ten times longer.
-"$BIN" tables --run "$RUN" "${devices[@]}" --measure --repeats 9 --json > "$OUT/load.json"
+"$BIN" tables --run "$RUN" "${devices[@]}" "${SETS[@]}" --measure --repeats 9 --json > "$OUT/load.json"
 kill $stress; wait $stress 2>/dev/null || true
 
 /usr/bin/python3 - "$OUT/idle.json" "$OUT/load.json" <<'PY'
@@ -53,5 +56,6 @@ for path in sys.argv[1:]:
                   f"(uncorrected {100*f['within_10pct_uncorrected']:.1f}%, median error "
                   f"{100*f['median_abs_rel_error']:.1f}%), background load "
                   f"{f['background_load']:.2f}, kappa {f['load_slope']:.2f}, "
-                  f"lambda {f['load_per_layer_us']:.1f} us/layer")
+                  f"lambda {f['load_per_layer_us']:.1f} us/layer, test-retest "
+                  f"{100*f['retest_within_10pct']:.1f}%")
 PY

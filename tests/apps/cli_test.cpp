@@ -393,9 +393,13 @@ TEST(CliTables, TablesThenSearchOnATrainedRun) {
   EXPECT_NE(none.err.find("tables.h5: no such file"), std::string::npos)
       << none.err;
 
-  Result t = run("tables --json --measure --batch 2 --repeats 3 --run " + out +
-                 " --device " + device + " --device " + ADASCALE_SOURCE_DIR +
-                 "/configs/devices/raspberry_pi_4b.yaml");
+  // --assume-load 0: a measurement this short reads /proc/stat over a few
+  // ticks, too coarse for a load figure.
+  Result t =
+      run("tables --json --measure --assume-load 0 --batch 2 "
+          "--repeats 3 --run " +
+          out + " --device " + device + " --device " + ADASCALE_SOURCE_DIR +
+          "/configs/devices/raspberry_pi_4b.yaml");
   ASSERT_EQ(t.status, 0) << t.err;
   ASSERT_EQ(count_lines(t.out), 1);
   auto j = nlohmann::json::parse(t.out);
@@ -414,6 +418,22 @@ TEST(CliTables, TablesThenSearchOnATrainedRun) {
   }
   EXPECT_EQ(lines, 1 + 6 * 2 * 2);  // header + variants × devices × batches
   EXPECT_EQ(measured, 12);
+
+  // Measured again "under load": the load correction is fitted instead of
+  // the model, scored on the variants it did not see, and logged.
+  Result probe =
+      run("tables --json --measure --batch 2 --repeats 3 "
+          "--assume-load 0.6 --run " +
+          out + " --device " + device);
+  ASSERT_EQ(probe.status, 0) << probe.err;
+  auto jp = nlohmann::json::parse(probe.out);
+  EXPECT_EQ(jp["latency_fits"][0]["mode"], "load_correction");
+  EXPECT_EQ(jp["latency_fits"][0]["tested_on"], 4);  // 6 minus every fifth
+  EXPECT_TRUE(std::filesystem::exists(out + "/load_probe_test_machine_b1.csv"));
+  Result bad_load = run("tables --measure --assume-load 1.5 --run " + out);
+  EXPECT_NE(bad_load.status, 0);
+  EXPECT_NE(bad_load.err.find("--assume-load"), std::string::npos)
+      << bad_load.err;
 
   // Again: validation top-1 comes from the file.
   Result again =
