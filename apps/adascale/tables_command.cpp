@@ -182,6 +182,16 @@ void run_tables(const TablesOptions& opt) {
   }
 
   watch.restart();
+  // Batch → a model fitted on measurements and its device's clock: the
+  // machine measured now, else one measured by an earlier run.
+  std::map<int, std::pair<search::LatencyModel, double>> fitted_here;
+  if (!opt.measure) {
+    for (const auto& d : devices)
+      for (int batch : batches)
+        if (const auto* m = previous.model(d.name, batch);
+            m != nullptr && m->model.fitted_on > 0 && !fitted_here.count(batch))
+          fitted_here[batch] = {m->model, d.cpu.max_clock_mhz};
+  }
   for (size_t d = 0; d < devices.size(); ++d) {
     const core::DeviceProfile& device = devices[d];
     const bool local = opt.measure && d == 0;
@@ -199,8 +209,22 @@ void run_tables(const TablesOptions& opt) {
       const auto* old = previous.model(device.name, batches[b]);
       if (old != nullptr) entry = *old;
       std::vector<double> measured(variants.size(), kNaN);
-      if (!local && old == nullptr) {
-        entry.model = search::LatencyModel{};  // the pure roofline
+      if (!local && (old == nullptr || old->model.fitted_on == 0)) {
+        // Not measured there. The pure roofline is never within 10% (see
+        // the README), so borrow the efficiency fitted on the machine
+        // measured in this run, with its per-layer dispatch costs scaled by
+        // the clock ratio (dispatch is CPU work); else the roofline.
+        entry.model = search::LatencyModel{};
+        entry.within_10pct = kNaN;
+        auto it = fitted_here.find(batches[b]);
+        if (it != fitted_here.end()) {
+          entry.model = it->second.first;
+          entry.model.fitted_on = 0;
+          entry.model.load_slope = entry.model.load_per_layer_s = 0;
+          const double clock_ratio =
+              it->second.second / device.cpu.max_clock_mhz;
+          for (auto& c : entry.model.per_layer_s) c *= clock_ratio;
+        }
       }
       if (local) {
         search::VariantLatencies m = search::measure_variant_latencies(
@@ -286,11 +310,15 @@ void run_tables(const TablesOptions& opt) {
           for (const auto& f : features)
             roofline.push_back(f.theoretical_s() * 1e3);
           auto raw = search::prediction_accuracy(roofline, measured);
+          // A load correction fitted earlier stays: it describes how this
+          // machine slows under load, which a refit at idle cannot see.
+          const double kappa = entry.model.load_slope;
+          const double lambda = entry.model.load_per_layer_s;
           entry.model = search::fit_latency_model(features, measured);
+          entry.model.load_slope = kappa;
+          entry.model.load_per_layer_s = lambda;
           entry.within_10pct = acc.within_10pct;
           entry.fit_load = m.background_load;
-          entry.load_within_10pct = kNaN;
-          entry.load_probe_load = 0;
           fit["mode"] = "fit";
           fit["within_10pct"] = acc.within_10pct;
           fit["median_abs_rel_error"] = acc.median_abs_rel_error;
@@ -315,6 +343,8 @@ void run_tables(const TablesOptions& opt) {
             {space.pack(variants[i]), device.name, batches[b], device_threads,
              latency, energy.total_mj(), energy.hit_rate, measured[i]});
       }
+      if (local)
+        fitted_here[batches[b]] = {entry.model, device.cpu.max_clock_mhz};
       tables.models.push_back(entry);
     }
   }
