@@ -1,0 +1,99 @@
+#include "runtime/adaptation_controller.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace adascale::runtime {
+namespace {
+
+double micros_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+double clock_ratio(const ResourceSample& s) {
+  if (!s.cpu_clock_mhz || !s.cpu_max_clock_mhz || *s.cpu_clock_mhz <= 0) {
+    return 1.0;
+  }
+  return std::max(1.0, *s.cpu_max_clock_mhz / *s.cpu_clock_mhz);
+}
+
+}  // namespace
+
+AdaptationController::AdaptationController(AdaptiveEngine& engine,
+                                           AdaptationPolicy policy,
+                                           std::vector<size_t> engine_index,
+                                           ForecastConfig forecast,
+                                           LoadIndexWeights weights)
+    : engine_(engine),
+      policy_(std::move(policy)),
+      engine_index_(std::move(engine_index)),
+      forecaster_(forecast),
+      weights_(weights) {
+  validate_load_index_weights(weights_);
+  if (engine_index_.size() != policy_.rows().size()) {
+    throw UsageError(fmt::format("{} engine indices for {} policy rows",
+                                 engine_index_.size(), policy_.rows().size()));
+  }
+  for (size_t i : engine_index_) {
+    if (i >= engine_.variants().size()) {
+      throw UsageError(fmt::format("engine index {} out of range ({})", i,
+                                   engine_.variants().size()));
+    }
+  }
+  status_.load = std::numeric_limits<double>::quiet_NaN();
+  status_.last = policy_.decide(0.0);
+  status_.variant = engine_index_[status_.last.row];
+  engine_.switch_to(status_.variant);
+}
+
+void AdaptationController::on_sample(const ResourceSample& sample) {
+  std::optional<double> load = load_index(sample, weights_);
+  if (!load || !std::isfinite(*load)) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto start = std::chrono::steady_clock::now();
+  forecaster_.push(*load);
+  const double forecast = forecaster_.forecast();
+  Decision d = policy_.decide(forecast, clock_ratio(sample));
+  const double decision_us = micros_since(start);
+  if (d.switched) {
+    auto switch_start = std::chrono::steady_clock::now();
+    engine_.switch_to(engine_index_[d.row]);
+    status_.switch_us_max =
+        std::max(status_.switch_us_max, micros_since(switch_start));
+    ++status_.switches;
+  }
+  status_.load = *load;
+  status_.forecast = forecast;
+  status_.last = d;
+  status_.variant = engine_index_[d.row];
+  ++status_.decisions;
+  decision_us_total_ += decision_us;
+  status_.decision_us_mean = decision_us_total_ / double(status_.decisions);
+  status_.decision_us_max = std::max(status_.decision_us_max, decision_us);
+  status_.feedback_ratio = policy_.feedback_ratio();
+}
+
+void AdaptationController::observe(const InferenceResult& result) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (result.variant != status_.variant ||
+      result.exit != engine_.variants()[result.variant].exit ||
+      !(result.latency_ms > 0)) {
+    return;
+  }
+  policy_.observe(result.latency_ms);
+  status_.feedback_ratio = policy_.feedback_ratio();
+}
+
+ControllerStatus AdaptationController::status() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return status_;
+}
+
+}  // namespace adascale::runtime

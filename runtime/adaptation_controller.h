@@ -1,0 +1,70 @@
+#pragma once
+/// The adaptation loop of paper §IV (DESIGN §3.5), between the resource
+/// monitor and the engine: every monitor sample's load index goes into the
+/// AR forecaster; the policy decides from the forecast; a decision to
+/// switch becomes one AdaptiveEngine::switch_to. Latencies the inference
+/// thread measures come back through observe() as the policy's feedback.
+///
+/// on_sample() runs on the monitor thread (see sampling_hook()), observe()
+/// on the inference thread; a mutex keeps the policy consistent between
+/// them. Neither blocks inference: the engine switch is one atomic store.
+
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "runtime/adaptation_policy.h"
+#include "runtime/adaptive_engine.h"
+#include "runtime/ar_forecaster.h"
+#include "runtime/load_index.h"
+#include "runtime/resource_sample.h"
+
+namespace adascale::runtime {
+
+/// What the loop last saw and did, for status lines and logs.
+struct ControllerStatus {
+  double load = 0;      ///< newest measured load index (NaN before one)
+  double forecast = 0;  ///< the load the last decision used
+  size_t variant = 0;   ///< engine index of the running variant
+  Decision last;        ///< the last decision
+  size_t decisions = 0;
+  size_t switches = 0;
+  double feedback_ratio = 1;
+  double decision_us_mean = 0;  ///< forecast + policy, per sample
+  double decision_us_max = 0;
+  double switch_us_max = 0;  ///< engine switch_to alone
+};
+
+class AdaptationController {
+ public:
+  /// `engine_index[i]` is the engine's index of the policy's row i. The
+  /// first decision (at load 0) is made and applied here, so the engine
+  /// runs the policy's choice before the first sample arrives. Throws
+  /// UsageError when the sizes differ or an index is out of range.
+  AdaptationController(AdaptiveEngine& engine, AdaptationPolicy policy,
+                       std::vector<size_t> engine_index,
+                       ForecastConfig forecast = {},
+                       LoadIndexWeights weights = {});
+
+  /// Feeds one resource sample: load index → forecaster → policy → engine.
+  /// A sample without a load index is skipped.
+  void on_sample(const ResourceSample& sample);
+  /// Feeds a measured latency back. Ignored unless it ran the variant the
+  /// policy chose last and took its final exit (an early exit's latency is
+  /// not that variant's).
+  void observe(const InferenceResult& result);
+
+  ControllerStatus status() const;
+
+ private:
+  AdaptiveEngine& engine_;
+  AdaptationPolicy policy_;
+  std::vector<size_t> engine_index_;
+  ArForecaster forecaster_;
+  LoadIndexWeights weights_;
+  mutable std::mutex mutex_;  // everything below and policy_, forecaster_
+  ControllerStatus status_;
+  double decision_us_total_ = 0;
+};
+
+}  // namespace adascale::runtime

@@ -1,0 +1,127 @@
+#pragma once
+/// A background-load generator: it makes the CPU and memory load a
+/// LoadTarget (or a LoadTrace over time) asks for, in this process, so that
+/// the runtime can be measured under repeatable "user activity" without
+/// stress-ng.
+///
+///  - CPU: one burner thread per core. Every slice (10 ms by default) each
+///    spins for cpu × slice and sleeps the rest, so the machine's cores are
+///    busy the target share on average. The sleeps wait on a condition
+///    variable, so stop() never waits out a slice.
+///  - Memory: a buffer of memory_mb MiB in 1 MiB chunks, every page written
+///    so it is resident, grown or shrunk chunk by chunk when the target
+///    changes (chunks above the allocator's mmap threshold go back to the
+///    system when freed). The buffer exists only while running.
+///
+/// The load shows up in this process's own CPU time, so a monitor that
+/// excludes its own process (LoadIndexWeights::exclude_self) would not see
+/// it: run the generator in a separate process (the demo does) when the
+/// load must look like another program's.
+///
+/// Every public method is thread-safe.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "runtime/load_trace.h"
+
+namespace adascale::runtime {
+
+/// How the generator works.
+struct LoadGeneratorOptions {
+  /// Burner threads; 0 = one per hardware thread.
+  int threads = 0;
+  /// Length of one on/off cycle, ms.
+  int slice_ms = 10;
+  /// How often a followed trace updates the target, ms.
+  int trace_period_ms = 50;
+  /// Largest memory target accepted, MiB.
+  double max_memory_mb = 16384;
+};
+
+/// Makes background CPU and memory load between start() and stop().
+class LoadGenerator {
+ public:
+  /// Throws UsageError naming the option when one is out of range
+  /// (threads < 0, slice_ms or trace_period_ms < 1, max_memory_mb < 0).
+  explicit LoadGenerator(LoadGeneratorOptions options = {});
+  /// Stops and joins every thread, frees the memory.
+  ~LoadGenerator();
+  LoadGenerator(const LoadGenerator&) = delete;
+  LoadGenerator& operator=(const LoadGenerator&) = delete;
+
+  /// Starts the burner threads and allocates the memory target; no-op when
+  /// running.
+  void start();
+  /// Stops following a trace, wakes and joins every thread and frees the
+  /// memory, promptly (an allocation in progress is abandoned between
+  /// chunks). No-op when not running; the target stays for a next start().
+  void stop();
+  bool running() const;
+
+  /// Sets the load to make (stopping a followed trace). While running, the
+  /// memory buffer is resized and touched before this returns. Throws
+  /// UsageError when cpu is outside [0, 1] or memory_mb outside [0,
+  /// max_memory_mb] (or either is NaN).
+  void set_target(LoadTarget target);
+  /// The current target.
+  LoadTarget target() const;
+
+  /// Follows `trace` on a thread of its own: every trace_period_ms the
+  /// target becomes trace.at(time_scale × seconds since this call). Starts
+  /// the generator when it is not running; replaces a trace followed
+  /// before. Throws UsageError for time_scale ≤ 0.
+  void follow(LoadTrace trace, double time_scale = 1.0);
+  /// Stops following; the last target stays. No-op when not following.
+  void stop_following();
+  bool following() const;
+  /// Trace time of the last update, s; std::nullopt when not following.
+  std::optional<double> trace_time_s() const;
+
+  /// Bytes of the memory buffer now allocated (and touched).
+  size_t allocated_bytes() const;
+  /// Burner threads started by start().
+  int threads() const { return threads_; }
+  const LoadGeneratorOptions& options() const { return options_; }
+
+ private:
+  void burn(int index);
+  void run_trace(LoadTrace trace, double time_scale);
+  /// Validates and stores `target`, then resizes the memory to it.
+  void apply(LoadTarget target);
+  /// Grows or shrinks the buffer to `bytes` (0 when not running).
+  void resize_memory(size_t bytes);
+  /// start() with control_ held.
+  void start_locked();
+  /// Ends the follower thread, if any, with control_ held.
+  void join_follower();
+
+  const LoadGeneratorOptions options_;
+  const int threads_;
+
+  std::atomic<double> cpu_{0};         // target share, read by the burners
+  std::atomic<bool> stopping_{false};  // burners and allocations: quit
+  std::atomic<bool> unfollow_{false};  // the follower: quit
+
+  mutable std::mutex mutex_;  // target_, trace_time_, cv waits
+  std::condition_variable wake_;
+  LoadTarget target_;
+  std::optional<double> trace_time_;
+  bool running_ = false;
+
+  mutable std::mutex memory_mutex_;  // chunks_
+  std::vector<void*> chunks_;        // mmap'ed, kChunkBytes each
+  std::atomic<size_t> allocated_{0};
+
+  std::mutex control_;  // start/stop/follow against each other
+  std::vector<std::thread> burners_;
+  std::thread follower_;
+};
+
+}  // namespace adascale::runtime

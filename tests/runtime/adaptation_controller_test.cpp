@@ -1,0 +1,195 @@
+#include "runtime/adaptation_controller.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "runtime/variant_rows.h"
+#include "tests/fixtures/tiny_elastic_spec.h"
+
+namespace adascale::runtime {
+namespace {
+
+// Rows for the tiny net: accuracy and idle latency grow with the exit, so
+// the policy trades one for the other. The latency model doubles latency at
+// full load (κ = 1).
+struct Fixture {
+  Fixture() : engine(make_net(), {BlockMode::kEager, 1, 0}) {
+    for (size_t i = 0; i < engine.variants().size(); ++i) {
+      const core::Variant& v = engine.variants()[i];
+      search::SearchRow row;
+      row.key = engine.space().pack(v);
+      row.accuracy = 0.5 + 0.1 * v.exit + 0.01 * double(v.choices.back());
+      row.latency_ms = 2.0 * (v.exit + 1) + 0.1 * double(v.choices.back());
+      rows.push_back(row);
+      layers.push_back(3.0 * (v.exit + 1));
+      engine_index.push_back(i);
+    }
+    model.class_scale.fill(1.0);
+    model.load_slope = 1.0;
+  }
+  static operators::ElasticNet make_net() {
+    torch::manual_seed(0);
+    operators::ElasticNet net(testing::tiny_elastic_spec());
+    net->eval();
+    return net;
+  }
+  AdaptationController controller(double budget_ms, int hysteresis = 2) {
+    PolicyConfig config;
+    config.budget_ms = budget_ms;
+    config.hysteresis = hysteresis;
+    config.margin = 0;
+    config.feedback_smoothing = 0.5;
+    AdaptationPolicy policy(rows, layers, model, config);
+    ForecastConfig forecast;
+    forecast.order = 1;
+    forecast.window = 8;
+    LoadIndexWeights weights;
+    weights.memory = 0;  // CPU only, so the scripted loads are the index
+    return AdaptationController(engine, std::move(policy), engine_index,
+                                forecast, weights);
+  }
+  static ResourceSample sample(double background) {
+    ResourceSample s;
+    s.background_load = background;
+    s.cpu_utilization = background;
+    return s;
+  }
+
+  AdaptiveEngine engine;
+  std::vector<search::SearchRow> rows;
+  std::vector<double> layers;
+  std::vector<size_t> engine_index;
+  search::LatencyModel model;
+};
+
+TEST(AdaptationController, FollowsTheLoadThroughTheEngine) {
+  Fixture f;
+  // Budget 6.5 ms: at no load the exit-3 variants (6.0–6.1 ms) fit; at full
+  // load (×2) only the exit-1 ones (4.0–4.2 ms) do.
+  auto controller = f.controller(6.5);
+  const size_t first = f.engine.active();
+  EXPECT_EQ(f.engine.variants()[first].exit, 2);  // the most accurate
+  EXPECT_EQ(controller.status().variant, first);
+
+  for (int i = 0; i < 3; ++i) controller.on_sample(Fixture::sample(1.0));
+  EXPECT_EQ(f.engine.variants()[f.engine.active()].exit, 0);
+  ControllerStatus s = controller.status();
+  EXPECT_GE(s.switches, 1u);
+  EXPECT_DOUBLE_EQ(s.load, 1.0);
+  EXPECT_EQ(s.variant, f.engine.active());
+  EXPECT_GT(s.decision_us_max, 0);
+
+  // Load gone: after the forecaster sees it and M = 2 decisions, back up.
+  for (int i = 0; i < 8; ++i) controller.on_sample(Fixture::sample(0.0));
+  EXPECT_EQ(f.engine.variants()[f.engine.active()].exit, 2);
+  EXPECT_EQ(controller.status().decisions, 11u);
+}
+
+TEST(AdaptationController, FeedbackFromMeasuredLatencyDowngrades) {
+  Fixture f;
+  auto controller = f.controller(6.5);
+  const size_t running = f.engine.active();
+  InferenceResult r;
+  r.variant = running;
+  r.exit = f.engine.variants()[running].exit;
+  r.latency_ms = 30;  // five times the prediction, at no load
+  for (int i = 0; i < 4; ++i) controller.observe(r);
+  EXPECT_GT(controller.status().feedback_ratio, 2.0);
+  controller.on_sample(Fixture::sample(0.0));
+  EXPECT_LT(f.engine.variants()[f.engine.active()].exit, 2);
+
+  // A result of another variant, or one that left early, is not feedback.
+  const double ratio = controller.status().feedback_ratio;
+  InferenceResult other = r;
+  other.variant = running;  // no longer the running one
+  controller.observe(other);
+  InferenceResult early;
+  early.variant = f.engine.active();
+  early.exit = f.engine.variants()[early.variant].exit - 1;
+  early.latency_ms = 1000;
+  controller.observe(early);
+  EXPECT_DOUBLE_EQ(controller.status().feedback_ratio, ratio);
+}
+
+TEST(AdaptationController, SamplesWithoutALoadAreSkipped) {
+  Fixture f;
+  auto controller = f.controller(6.5);
+  controller.on_sample(ResourceSample{});
+  EXPECT_EQ(controller.status().decisions, 0u);
+}
+
+TEST(AdaptationController, MismatchedIndicesAreRefused) {
+  Fixture f;
+  AdaptationPolicy policy(f.rows, f.layers, f.model, {});
+  std::vector<size_t> short_index(f.engine_index.begin(),
+                                  f.engine_index.end() - 1);
+  EXPECT_THROW(AdaptationController(f.engine, policy, short_index), UsageError);
+  std::vector<size_t> bad = f.engine_index;
+  bad[0] = 999;
+  EXPECT_THROW(AdaptationController(f.engine, policy, bad), UsageError);
+}
+
+TEST(VariantRows, TakeTheRowsOfTheFittedDeviceInEngineOrder) {
+  Fixture f;
+  search::PerformanceTables tables;
+  for (size_t i = 0; i < f.rows.size(); ++i) {
+    search::IndexEntry e;
+    e.key = f.rows[i].key;
+    e.layers = int(f.layers[i]);
+    e.validation_top1 = f.rows[i].accuracy;
+    tables.index.push_back(e);
+    for (const char* device : {"board", "here"}) {
+      search::PredictiveEntry p;
+      p.key = f.rows[i].key;
+      p.device = device;
+      p.predicted_latency_ms =
+          f.rows[i].latency_ms * (device[0] == 'b' ? 3 : 1);
+      p.predicted_energy_mj = 1;
+      tables.predictive.push_back(p);
+    }
+  }
+  search::LatencyModelEntry board, here;
+  board.device = "board";
+  here.device = "here";
+  here.model.fitted_on = 12;
+  here.model.load_slope = 0.7;
+  tables.models = {board, here};
+
+  VariantRows rows = variant_rows(tables, f.engine.space(), f.engine.variants(),
+                                  "", 1, "t.h5");
+  EXPECT_EQ(rows.device, "here");
+  EXPECT_DOUBLE_EQ(rows.model.load_slope, 0.7);
+  ASSERT_EQ(rows.rows.size(), f.rows.size());
+  for (size_t i = 0; i < f.rows.size(); ++i) {
+    EXPECT_EQ(rows.rows[i].key, f.rows[i].key);
+    EXPECT_DOUBLE_EQ(rows.rows[i].latency_ms, f.rows[i].latency_ms);
+    EXPECT_DOUBLE_EQ(rows.layers[i], f.layers[i]);
+  }
+  EXPECT_DOUBLE_EQ(variant_rows(tables, f.engine.space(), f.engine.variants(),
+                                "board", 1, "t.h5")
+                       .rows[0]
+                       .latency_ms,
+                   3 * f.rows[0].latency_ms);
+
+  EXPECT_THROW(variant_rows(tables, f.engine.space(), f.engine.variants(),
+                            "mars", 1, "t.h5"),
+               DataError);
+  EXPECT_THROW(variant_rows(tables, f.engine.space(), f.engine.variants(), "",
+                            8, "t.h5"),
+               DataError);
+  tables.index[2].validation_top1 = std::nan("");
+  EXPECT_THROW(variant_rows(tables, f.engine.space(), f.engine.variants(),
+                            "here", 1, "t.h5"),
+               DataError);
+  tables.index.pop_back();
+  try {
+    variant_rows(tables, f.engine.space(), f.engine.variants(), "here", 1,
+                 "t.h5");
+    FAIL() << "a variant without an index row was accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("t.h5"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace adascale::runtime
