@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -17,6 +18,10 @@ double micros_since(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+// Latencies kept between two decisions: at 10 Hz, enough for inferences
+// of 25 µs; more are dropped rather than allocated on the inference path.
+constexpr size_t kPendingCapacity = 4096;
+
 double clock_ratio(const ResourceSample& s) {
   if (!s.cpu_clock_mhz || !s.cpu_max_clock_mhz || *s.cpu_clock_mhz <= 0) {
     return 1.0;
@@ -26,16 +31,16 @@ double clock_ratio(const ResourceSample& s) {
 
 }  // namespace
 
-AdaptationController::AdaptationController(AdaptiveEngine& engine,
-                                           AdaptationPolicy policy,
-                                           std::vector<size_t> engine_index,
-                                           ForecastConfig forecast,
-                                           LoadIndexWeights weights)
+AdaptationController::AdaptationController(
+    AdaptiveEngine& engine, AdaptationPolicy policy,
+    std::vector<size_t> engine_index, ForecastConfig forecast,
+    LoadIndexWeights weights, std::optional<ThreadGovernor> governor)
     : engine_(engine),
       policy_(std::move(policy)),
       engine_index_(std::move(engine_index)),
       forecaster_(forecast),
-      weights_(weights) {
+      weights_(weights),
+      governor_(std::move(governor)) {
   validate_load_index_weights(weights_);
   if (engine_index_.size() != policy_.rows().size()) {
     throw UsageError(fmt::format("{} engine indices for {} policy rows",
@@ -47,10 +52,15 @@ AdaptationController::AdaptationController(AdaptiveEngine& engine,
                                    engine_.variants().size()));
     }
   }
+  pending_.reserve(kPendingCapacity);
   status_.load = std::numeric_limits<double>::quiet_NaN();
   status_.last = policy_.decide(0.0);
   status_.variant = engine_index_[status_.last.row];
   engine_.switch_to(status_.variant);
+  if (governor_) {
+    status_.threads = governor_->threads();
+    engine_.set_threads(status_.threads);
+  }
 }
 
 void AdaptationController::on_sample(const ResourceSample& sample) {
@@ -58,6 +68,12 @@ void AdaptationController::on_sample(const ResourceSample& sample) {
   if (!load || !std::isfinite(*load)) return;
   std::lock_guard<std::mutex> lock(mutex_);
   auto start = std::chrono::steady_clock::now();
+  if (!pending_.empty()) {
+    auto middle = pending_.begin() + long(pending_.size() / 2);
+    std::nth_element(pending_.begin(), middle, pending_.end());
+    policy_.observe(*middle);
+    pending_.clear();
+  }
   forecaster_.push(*load);
   const double forecast = forecaster_.forecast();
   Decision d = policy_.decide(forecast, clock_ratio(sample));
@@ -68,6 +84,14 @@ void AdaptationController::on_sample(const ResourceSample& sample) {
     status_.switch_us_max =
         std::max(status_.switch_us_max, micros_since(switch_start));
     ++status_.switches;
+  }
+  if (governor_) {
+    const int threads = governor_->update(sample.background_load);
+    if (threads != status_.threads) {
+      engine_.set_threads(threads);
+      status_.threads = threads;
+      ++status_.thread_changes;
+    }
   }
   status_.load = *load;
   status_.forecast = forecast;
@@ -87,8 +111,7 @@ void AdaptationController::observe(const InferenceResult& result) {
       !(result.latency_ms > 0)) {
     return;
   }
-  policy_.observe(result.latency_ms);
-  status_.feedback_ratio = policy_.feedback_ratio();
+  if (pending_.size() < kPendingCapacity) pending_.push_back(result.latency_ms);
 }
 
 ControllerStatus AdaptationController::status() const {

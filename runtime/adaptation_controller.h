@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "runtime/adaptation_policy.h"
@@ -18,6 +19,7 @@
 #include "runtime/ar_forecaster.h"
 #include "runtime/load_index.h"
 #include "runtime/resource_sample.h"
+#include "runtime/thread_governor.h"
 
 namespace adascale::runtime {
 
@@ -33,6 +35,8 @@ struct ControllerStatus {
   double decision_us_mean = 0;  ///< forecast + policy, per sample
   double decision_us_max = 0;
   double switch_us_max = 0;  ///< engine switch_to alone
+  int threads = 0;           ///< intra-op threads the engine is told to use
+  size_t thread_changes = 0;
 };
 
 class AdaptationController {
@@ -44,14 +48,19 @@ class AdaptationController {
   AdaptationController(AdaptiveEngine& engine, AdaptationPolicy policy,
                        std::vector<size_t> engine_index,
                        ForecastConfig forecast = {},
-                       LoadIndexWeights weights = {});
+                       LoadIndexWeights weights = {},
+                       std::optional<ThreadGovernor> governor = std::nullopt);
 
-  /// Feeds one resource sample: load index → forecaster → policy → engine.
-  /// A sample without a load index is skipped.
+  /// Feeds one resource sample: load index → forecaster → policy → engine,
+  /// and the background load → thread governor → engine thread count (when
+  /// a governor was given). A sample without a load index is skipped.
   void on_sample(const ResourceSample& sample);
   /// Feeds a measured latency back. Ignored unless it ran the variant the
   /// policy chose last and took its final exit (an early exit's latency is
-  /// not that variant's).
+  /// not that variant's). Latencies are collected until the next sample,
+  /// whose decision first feeds their median to the policy: one feedback
+  /// step per decision, whatever the inference rate, and one slow outlier
+  /// does not move it.
   void observe(const InferenceResult& result);
 
   ControllerStatus status() const;
@@ -62,8 +71,10 @@ class AdaptationController {
   std::vector<size_t> engine_index_;
   ArForecaster forecaster_;
   LoadIndexWeights weights_;
+  std::optional<ThreadGovernor> governor_;
   mutable std::mutex mutex_;  // everything below and policy_, forecaster_
   ControllerStatus status_;
+  std::vector<double> pending_;  // latencies since the last decision
   double decision_us_total_ = 0;
 };
 

@@ -203,6 +203,13 @@ void AdaptiveEngine::set_early_exit_threshold(double threshold) {
   threshold_.store(threshold, std::memory_order_release);
 }
 
+void AdaptiveEngine::set_threads(int threads) {
+  if (threads < 0) {
+    throw UsageError(fmt::format("thread count must be ≥ 0, got {}", threads));
+  }
+  threads_.store(threads, std::memory_order_release);
+}
+
 InferenceResult AdaptiveEngine::infer(const torch::Tensor& batch) const {
   return infer(batch, active());
 }
@@ -213,6 +220,11 @@ InferenceResult AdaptiveEngine::infer(const torch::Tensor& batch,
   if (index >= variants_.size()) {
     throw UsageError(fmt::format("variant {} out of range (the net has {})",
                                  index, variants_.size()));
+  }
+  // OpenMP's thread count is per calling thread: apply it here.
+  const int threads = threads_.load(std::memory_order_acquire);
+  if (threads > 0 && at::get_num_threads() != threads) {
+    at::set_num_threads(threads);
   }
   c10::InferenceMode inference;
   const core::Variant& variant = variants_[index];

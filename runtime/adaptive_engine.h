@@ -94,6 +94,14 @@ class AdaptiveEngine {
     return threshold_.load(std::memory_order_acquire);
   }
 
+  /// Intra-op threads inference should use, ≥ 1 (0 = leave LibTorch's
+  /// setting alone). Safe while inferring: each inferring thread applies a
+  /// change at the start of its next call (LibTorch's OpenMP thread count
+  /// is per calling thread). Under background load fewer threads than
+  /// cores avoid waiting at every parallel region for a descheduled worker.
+  void set_threads(int threads);
+  int threads() const { return threads_.load(std::memory_order_acquire); }
+
   /// Runs the active variant on a normalised N×C×H×W batch.
   InferenceResult infer(const torch::Tensor& batch) const;
   /// Runs variant `variant` (used by benchmarks and the static baseline).
@@ -129,6 +137,7 @@ class AdaptiveEngine {
   torch::Device device_{torch::kCPU};
   std::atomic<size_t> active_{0};
   std::atomic<double> threshold_{0};
+  std::atomic<int> threads_{0};
 };
 
 }  // namespace adascale::runtime

@@ -12,6 +12,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp     # LibTorch; OpenBLAS makes convs ~5x faster
   libopencv-dev libyaml-cpp-dev libtbb-dev libfmt-dev libspdlog-dev
   libgtest-dev libhdf5-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+  libssl-dev                                              # SHA-256 of bundle files
   python3-matplotlib python3-torch python3-torchvision   # plots, comparisons
   stress-ng                                               # background load in benchmarks
   dataset-fashion-mnist

@@ -53,4 +53,7 @@ void register_tables_command(CLI::App& app);
 /// Registers `adascale search`.
 void register_search_command(CLI::App& app);
 
+/// Registers `adascale export`.
+void register_export_command(CLI::App& app);
+
 }  // namespace adascale::app

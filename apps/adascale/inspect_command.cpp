@@ -2,24 +2,34 @@
 // without training it. For the elastic net: every stage's candidates, every
 // exit's trunk variant and the size of the variant space; for a zoo model:
 // its totals (and, with --layers, every layer).
+// `adascale inspect --bundle DIR`: verifies an exported bundle (format
+// version, every checksum, the weights against the spec) and summarises it.
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "apps/adascale/command.h"
+#include "core/error.h"
 #include "core/model_spec.h"
 #include "core/variant.h"
 #include "operators/elastic_net.h"
 #include "operators/zoo/zoo_factory.h"
+#include "runtime/bundle.h"
 #include "search/intrinsic_profiler.h"
 #include "search/profile_table.h"
 
 namespace adascale::app {
 namespace {
 
+// Variants shown by `inspect --bundle`, most accurate first.
+constexpr size_t kTopVariants = 5;
+
 struct InspectOptions {
   std::string model;
+  std::string bundle;
   std::vector<std::string> sets;
   bool json = false;
   bool layers = false;
@@ -175,6 +185,80 @@ void inspect_zoo(const core::ModelSpec& spec, const InspectOptions& opt) {
       mib(p.memory_access_bytes));
 }
 
+void inspect_bundle(const InspectOptions& opt) {
+  runtime::LoadedBundle b = runtime::load_bundle(opt.bundle);
+  const core::BundleManifest& m = b.manifest;
+  std::vector<core::BundleVariant> ranked = m.variants;
+  // Most accurate first; variants never scored (NaN) last.
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& c) {
+                     if (std::isnan(c.validation_top1))
+                       return !std::isnan(a.validation_top1);
+                     return a.validation_top1 > c.validation_top1;
+                   });
+  ranked.resize(std::min(ranked.size(), kTopVariants));
+  std::string trunk;
+  for (const auto& name : m.trunk) trunk += (trunk.empty() ? "" : ".") + name;
+
+  nlohmann::json out;
+  out["bundle"] = opt.bundle;
+  out["verified"] = true;
+  out["format_version"] = m.format_version;
+  out["created_by"] = m.created_by;
+  out["source"] = m.source;
+  out["model"] = b.spec.name;
+  out["input"] = input_shape(b.spec);
+  out["classes"] = b.class_names;
+  out["normalization"] = {{"mean", b.normalization.mean},
+                          {"std", b.normalization.std}};
+  out["trunk"] = m.trunk;
+  out["stages"] = b.net->num_stages();
+  out["variants"] = m.variants.size();
+  out["top_variants"] = nlohmann::json::array();
+  for (const auto& v : ranked) {
+    nlohmann::json jv{{"id", v.id}, {"exit", v.exit}};
+    // nlohmann writes NaN as null: "not scored".
+    jv["validation_top1"] = v.validation_top1;
+    out["top_variants"].push_back(jv);
+  }
+  for (const auto& f : b.files) {
+    out["files"].push_back({{"file", f.file},
+                            {"bytes", f.bytes},
+                            {"sha256", f.sha256},
+                            {"ok", true}});
+  }
+  if (opt.json) {
+    fmt::print("{}\n", out.dump());
+    return;
+  }
+  fmt::print("bundle {}: verified (format version {}, {} files, SHA-256 OK)\n",
+             opt.bundle, m.format_version, b.files.size());
+  fmt::print("model {} (elastic net), input {}, exported by {} from {}\n",
+             b.spec.name, fmt::join(input_shape(b.spec), "x"), m.created_by,
+             m.source);
+  const size_t shown = std::min<size_t>(b.class_names.size(), 10);
+  fmt::print("classes: {}: {}{}\n", b.class_names.size(),
+             fmt::join(b.class_names.begin(),
+                       b.class_names.begin() + long(shown), ", "),
+             shown < b.class_names.size() ? ", ..." : "");
+  fmt::print("normalisation (0..1 pixels): mean {:.4f} std {:.4f}\n",
+             fmt::join(b.normalization.mean, " "),
+             fmt::join(b.normalization.std, " "));
+  fmt::print("trunk: {} ({} of {} stages trained); {} variants\n", trunk,
+             m.trunk.size(), b.net->num_stages(), m.variants.size());
+  fmt::print("top variants by validation top-1:\n");
+  for (const auto& v : ranked) {
+    fmt::print("  {:<34} exit {}  {}\n", v.id, v.exit,
+               std::isnan(v.validation_top1)
+                   ? std::string("not scored")
+                   : fmt::format("{:.1f}%", 100 * v.validation_top1));
+  }
+  fmt::print("files:\n");
+  for (const auto& f : b.files) {
+    fmt::print("  {:<14} {:>12} B  sha256 {}  OK\n", f.file, f.bytes, f.sha256);
+  }
+}
+
 }  // namespace
 
 void register_inspect_command(CLI::App& app) {
@@ -182,10 +266,14 @@ void register_inspect_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "inspect",
       "Profile a model config: params, MACs, storage per stage, per exit "
-      "and the variant space");
-  cmd->add_option("--model", options->model, "model config (configs/models)")
-      ->required()
-      ->check(CLI::ExistingFile);
+      "and the variant space; or verify and summarise an exported bundle");
+  auto* model = cmd->add_option("--model", options->model,
+                                "model config (configs/models)")
+                    ->check(CLI::ExistingFile);
+  cmd->add_option("--bundle", options->bundle,
+                  "an exported bundle directory (adascale export): verify "
+                  "its version and checksums and summarise it")
+      ->excludes(model);
   cmd->add_option("--set", options->sets,
                   "override a model key: --set classes=100 (repeatable)")
       ->allow_extra_args(false);
@@ -193,6 +281,16 @@ void register_inspect_command(CLI::App& app) {
   cmd->add_flag("--layers", options->layers,
                 "zoo models: every layer (elastic: use --json)");
   cmd->callback([options] {
+    if (!options->bundle.empty()) {
+      if (!options->sets.empty() || options->layers) {
+        throw UsageError("inspect: --set and --layers apply to --model only");
+      }
+      inspect_bundle(*options);
+      return;
+    }
+    if (options->model.empty()) {
+      throw UsageError("inspect: give --model FILE or --bundle DIR");
+    }
     core::ModelSpec spec = core::load_model_spec(options->model, options->sets);
     if (spec.elastic()) {
       inspect_elastic(spec, *options);

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   adascale::app::register_calibrate_command(app);
   adascale::app::register_tables_command(app);
   adascale::app::register_search_command(app);
+  adascale::app::register_export_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,13 +6,16 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/device_profile.h"
+#include "runtime/bundle.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -23,7 +26,7 @@ struct Result {
   std::string err;  ///< stderr
 };
 
-Result run(const std::string& args) {
+Result run_binary(const std::string& binary, const std::string& args) {
   // A file of its own: a TempDir here would share (and on exit remove) the
   // calling test's directory.
   char err_template[] = "/tmp/adascale_cli_stderr_XXXXXX";
@@ -31,7 +34,7 @@ Result run(const std::string& args) {
   if (fd < 0) return Result{};
   close(fd);
   std::string err_file = err_template;
-  std::string cmd = std::string(ADASCALE_BIN) + " " + args + " 2>" + err_file;
+  std::string cmd = binary + " " + args + " 2>" + err_file;
   Result r;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return r;
@@ -44,6 +47,10 @@ Result run(const std::string& args) {
   if (e) fclose(e);
   std::remove(err_file.c_str());
   return r;
+}
+
+Result run(const std::string& args) {
+  return run_binary(ADASCALE_BIN, args);
 }
 
 int count_lines(const std::string& s) {
@@ -492,4 +499,297 @@ TEST(CliTables, TablesThenSearchOnATrainedRun) {
   Result junk = run("search --run " + out + " --latency-ms 5");
   EXPECT_NE(junk.status, 0);
   EXPECT_EQ(count_lines(junk.err), 1) << junk.err;
+}
+
+namespace {
+
+// A trained tiny run in `dir`/run; with `tables`, also its tables.h5.
+std::string trained_run(const adascale::testing::TempDir& dir, bool tables) {
+  std::string config = dir.write("tiny.yaml", kTinyTrain);
+  std::string out = dir.file("run");
+  Result t = run("train --config " + config + " --out " + out);
+  EXPECT_EQ(t.status, 0) << t.err;
+  if (tables) {
+    std::string device = dir.write("test_machine.yaml", kTestDevice);
+    Result r = run("tables --batch 2 --run " + out + " --device " + device);
+    EXPECT_EQ(r.status, 0) << r.err;
+  }
+  return out;
+}
+
+void flip_middle_byte(const std::string& path) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(0, std::ios::end);
+  const auto middle = f.tellg() / 2;
+  f.seekg(middle);
+  char c = 0;
+  f.get(c);
+  f.seekp(middle);
+  f.put(char(c ^ 0x10));
+}
+
+TEST(CliExport, BundleExportInspectAndOverwrite) {
+  adascale::testing::TempDir dir;
+  std::string out = trained_run(dir, false);
+  std::string bundle = dir.file("tiny.adascale");
+
+  // No tables yet: the error says how to make them.
+  Result none = run("export --run " + out + " --out " + bundle);
+  EXPECT_NE(none.status, 0);
+  EXPECT_EQ(count_lines(none.err), 1) << none.err;
+  EXPECT_NE(none.err.find("adascale tables --run " + out), std::string::npos)
+      << none.err;
+  EXPECT_FALSE(std::filesystem::exists(bundle));
+
+  std::string device = dir.write("test_machine.yaml", kTestDevice);
+  ASSERT_EQ(run("tables --batch 2 --run " + out + " --device " + device).status,
+            0);
+  Result e = run("export --json --run " + out + " --out " + bundle);
+  ASSERT_EQ(e.status, 0) << e.err;
+  ASSERT_EQ(count_lines(e.out), 1);
+  auto je = nlohmann::json::parse(e.out);
+  EXPECT_EQ(je["variants"], 6);
+  EXPECT_EQ(je["format_version"], 1);
+  EXPECT_EQ(je["classes"], nlohmann::json({"class_0", "class_1", "class_2"}));
+  EXPECT_EQ(je["files"].size(), 3u);
+  EXPECT_EQ(std::system(("cd '" + bundle +
+                         "' && sha256sum --quiet -c SHA256SUMS >/dev/null")
+                            .c_str()),
+            0);
+
+  Result text = run("inspect --bundle " + bundle);
+  ASSERT_EQ(text.status, 0) << text.err;
+  for (const std::string needle :
+       {"verified (format version 1, 3 files, SHA-256 OK)", "model tiny",
+        "class_0, class_1, class_2", "trunk: basic.basic (2 of 2 stages",
+        "6 variants", "weights.pt", "top variants"})
+    EXPECT_NE(text.out.find(needle), std::string::npos) << needle << text.out;
+  Result js = run("inspect --json --bundle " + bundle);
+  ASSERT_EQ(js.status, 0) << js.err;
+  ASSERT_EQ(count_lines(js.out), 1);
+  auto ji = nlohmann::json::parse(js.out);
+  EXPECT_TRUE(ji["verified"].get<bool>());
+  EXPECT_EQ(ji["variants"], 6);
+  EXPECT_EQ(ji["input"], nlohmann::json({1, 3, 8, 8}));
+  EXPECT_EQ(ji["trunk"], nlohmann::json({"basic", "basic"}));
+  EXPECT_EQ(ji["normalization"]["mean"].size(), 3u);
+  ASSERT_EQ(ji["top_variants"].size(), 5u);
+  EXPECT_GE(ji["top_variants"][0]["validation_top1"].get<double>(),
+            ji["top_variants"][4]["validation_top1"].get<double>());
+  ASSERT_EQ(ji["files"].size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(ji["files"][i]["ok"].get<bool>());
+    EXPECT_EQ(ji["files"][i]["sha256"], je["files"][i]["sha256"]);
+    EXPECT_EQ(ji["files"][i]["bytes"], je["files"][i]["bytes"]);
+  }
+
+  // Again: refused without --force, replaced with it; --force never
+  // replaces something that is not a bundle.
+  Result again = run("export --run " + out + " --out " + bundle);
+  EXPECT_NE(again.status, 0);
+  EXPECT_EQ(count_lines(again.err), 1) << again.err;
+  EXPECT_NE(again.err.find("already exists; pass --force"), std::string::npos)
+      << again.err;
+  Result forced = run("export --force --run " + out + " --out " + bundle);
+  EXPECT_EQ(forced.status, 0) << forced.err;
+  Result not_bundle = run("export --force --run " + out + " --out " + out);
+  EXPECT_NE(not_bundle.status, 0);
+  EXPECT_NE(not_bundle.err.find("is not an AdaScale bundle"), std::string::npos)
+      << not_bundle.err;
+  EXPECT_TRUE(std::filesystem::exists(out + "/checkpoints/last.pt"));
+
+  // A damaged or foreign bundle: one line naming the file.
+  flip_middle_byte(bundle + "/weights.pt");
+  Result bad = run("inspect --bundle " + bundle);
+  EXPECT_NE(bad.status, 0);
+  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
+  EXPECT_NE(bad.err.find("weights.pt: SHA-256 mismatch"), std::string::npos)
+      << bad.err;
+  EXPECT_TRUE(bad.out.empty());
+  Result foreign = run("inspect --bundle " + out);
+  EXPECT_NE(foreign.status, 0);
+  EXPECT_NE(foreign.err.find("not an AdaScale bundle (no manifest.yaml)"),
+            std::string::npos)
+      << foreign.err;
+  Result both = run("inspect --bundle " + bundle + " --model " +
+                    model_config("resnet18.yaml"));
+  EXPECT_NE(both.status, 0);
+  EXPECT_EQ(count_lines(both.err), 1) << both.err;
+}
+
+bool python_has_torch() {
+  return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
+}
+
+// Loads the module in Python, runs it on the input in `io`, prints the
+// largest difference from the expected output and the module's metadata.
+const char* kCompareScript = R"(
+import json, sys, torch
+pt, io = sys.argv[1], json.load(open(sys.argv[2]))
+extra = {"adascale.json": ""}
+m = torch.jit.load(pt, _extra_files=extra)
+x = torch.tensor(io["x"], dtype=torch.float32).reshape(io["x_shape"])
+want = torch.tensor(io["y"], dtype=torch.float32).reshape(io["y_shape"])
+with torch.no_grad():
+    got = m(x)
+print(json.dumps({"max_abs_diff": float((got - want).abs().max()),
+                  "shape": list(got.shape),
+                  "meta": json.loads(extra["adascale.json"])}))
+)";
+
+TEST(CliExport, TorchScriptRunsInPythonWithTheSameOutputs) {
+  if (!python_has_torch())
+    GTEST_SKIP() << "/usr/bin/python3 cannot import torch (python3-torch)";
+  adascale::testing::TempDir dir;
+  std::string out = trained_run(dir, true);
+  std::string pt = dir.file("v.pt");
+  Result e = run("export --json --run " + out +
+                 " --torchscript e2:basic.fire --out " + pt);
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_EQ(nlohmann::json::parse(e.out)["variant"], "e2:basic.fire");
+  Result again =
+      run("export --run " + out + " --torchscript e2:basic.fire --out " + pt);
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.err.find("pass --force"), std::string::npos) << again.err;
+
+  // The C++ reference: the same run's net, through a bundle (whose logits
+  // are bit-identical to the run's; see tests/runtime/bundle_test.cpp).
+  std::string bundle = dir.file("tiny.adascale");
+  ASSERT_EQ(run("export --run " + out + " --out " + bundle).status, 0);
+  auto b = adascale::runtime::load_bundle(bundle);
+  const auto variant = b.net->variants().parse("e2:basic.fire");
+  torch::manual_seed(7);
+  torch::Tensor x = torch::randn({2, 3, 8, 8});  // traced at batch 1
+  torch::Tensor y;
+  {
+    torch::NoGradGuard no_grad;
+    y = b.net->forward(x, variant);
+  }
+  nlohmann::json io;
+  io["x"] =
+      std::vector<float>(x.data_ptr<float>(), x.data_ptr<float>() + x.numel());
+  io["x_shape"] = x.sizes().vec();
+  auto yc = y.contiguous();
+  io["y"] = std::vector<float>(yc.data_ptr<float>(),
+                               yc.data_ptr<float>() + yc.numel());
+  io["y_shape"] = y.sizes().vec();
+  std::string io_path = dir.write("io.json", io.dump());
+  std::string script = dir.write("compare.py", kCompareScript);
+  Result py{};
+  {
+    std::string cmd = "/usr/bin/python3 " + script + " " + pt + " " + io_path;
+    FILE* pipe = popen(cmd.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::array<char, 4096> buf{};
+    while (fgets(buf.data(), buf.size(), pipe)) py.out += buf.data();
+    int raw = pclose(pipe);
+    py.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  }
+  ASSERT_EQ(py.status, 0) << py.out;
+  auto jp = nlohmann::json::parse(py.out);
+  EXPECT_LE(jp["max_abs_diff"].get<double>(), 1e-5);
+  EXPECT_EQ(jp["shape"], nlohmann::json({2, 3}));
+  EXPECT_EQ(jp["meta"]["variant"], "e2:basic.fire");
+  EXPECT_EQ(jp["meta"]["normalization"]["mean"],
+            nlohmann::json(b.normalization.mean));
+
+  // A variant that does not exist, or whose exit was not trained.
+  for (const auto& [variant_id, needle] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"e2:basic.foo", "candidates: basic, fire"},
+           {"e3:basic.fire.basic", "exit"},
+           {"nonsense", "nonsense"}}) {
+    Result r = run("export --run " + out + " --torchscript " + variant_id +
+                   " --out " + dir.file("x.pt"));
+    EXPECT_NE(r.status, 0) << variant_id;
+    EXPECT_EQ(count_lines(r.err), 1) << variant_id << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << variant_id << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("x.pt")));
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// One second idle, then one second with half the machine busy.
+const char* kDemoTrace = R"(
+name: step_up
+kind: steps
+steps:
+  - {duration_s: 1, cpu: 0.0, memory_mb: 0}
+  - {duration_s: 1, cpu: 0.5, memory_mb: 16}
+)";
+
+Result demo(const std::string& args) {
+  return run_binary(ADASCALE_DEMO_BIN, args);
+}
+
+}  // namespace
+
+TEST(CliDemo, RunsBothPhasesUnderATraceAndWritesItsOutputs) {
+  adascale::testing::TempDir dir;
+  std::string run_dir = trained_run(dir, true);
+  std::string bundle = dir.file("tiny.adascale");
+  ASSERT_EQ(run("export --run " + run_dir + " --out " + bundle).status, 0);
+  std::string trace = dir.write("step_up.yaml", kDemoTrace);
+  std::string out = dir.file("demo");
+  Result r = demo("--bundle " + bundle + " --budget-ms 50 --trace " + trace +
+                  " --duration 2 --warmup 0.2 --threads 1 --min-accuracy 0 " +
+                  "--out " + out);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("[adaptive] t="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[  static] t="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("adaptive vs static"), std::string::npos) << r.out;
+
+  std::ifstream csv(out + "/timeline.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("phase,t_s,load,forecast,variant", 0), 0u) << header;
+  int adaptive = 0, fixed = 0;
+  for (std::string line; std::getline(csv, line);) {
+    adaptive += line.rfind("adaptive,", 0) == 0;
+    fixed += line.rfind("static,", 0) == 0;
+  }
+  EXPECT_GE(adaptive, 2);
+  EXPECT_GE(fixed, 2);
+
+  auto summary =
+      nlohmann::json::parse(adascale::core::read_file(out + "/summary.json"));
+  for (const char* phase : {"adaptive", "static"}) {
+    const auto& p = summary.at("phases").at(phase);
+    EXPECT_GT(p.at("inferences").get<int64_t>(), 0) << phase;
+    EXPECT_GT(p.at("latency_mean_ms").get<double>(), 0) << phase;
+    EXPECT_GE(p.at("accuracy").get<double>(), 0) << phase;
+  }
+  EXPECT_TRUE(summary.contains("adaptive_vs_static"));
+  EXPECT_GT(std::filesystem::file_size(out + "/timeline.png"), 1000u);
+}
+
+TEST(CliDemo, BadInputsAreOneLineAndNonZero) {
+  adascale::testing::TempDir dir;
+  std::string run_dir = trained_run(dir, true);
+  std::string bundle = dir.file("tiny.adascale");
+  ASSERT_EQ(run("export --run " + run_dir + " --out " + bundle).status, 0);
+  const std::string base = "--bundle " + bundle + " --duration 1 ";
+  struct Case {
+    std::string args, expect;
+  };
+  const Case cases[] = {
+      {"--bundle " + dir.file("none.adascale") + " --budget-ms 5",
+       "none.adascale"},
+      {base + "--budget-ms -1", "--budget-ms"},
+      {base + "--budget-ms 5 --trace " + dir.file("missing.yaml"),
+       "missing.yaml"},
+      {base + "--budget-ms 5 --min-accuracy 0 --static e9:nope", "e9"},
+      {base + "--budget-ms 5 --min-accuracy 1.5", "--min-accuracy"},
+      {base + "--budget-ms 5 --mode sometimes", "--mode"},
+  };
+  for (const Case& c : cases) {
+    Result r = demo(c.args);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_EQ(count_lines(r.err), 1) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n"
+                                                       << r.err;
+  }
 }

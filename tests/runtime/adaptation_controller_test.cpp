@@ -33,7 +33,9 @@ struct Fixture {
     net->eval();
     return net;
   }
-  AdaptationController controller(double budget_ms, int hysteresis = 2) {
+  AdaptationController controller(
+      double budget_ms, int hysteresis = 2,
+      std::optional<ThreadGovernor> governor = std::nullopt) {
     PolicyConfig config;
     config.budget_ms = budget_ms;
     config.hysteresis = hysteresis;
@@ -46,7 +48,7 @@ struct Fixture {
     LoadIndexWeights weights;
     weights.memory = 0;  // CPU only, so the scripted loads are the index
     return AdaptationController(engine, std::move(policy), engine_index,
-                                forecast, weights);
+                                forecast, weights, std::move(governor));
   }
   static ResourceSample sample(double background) {
     ResourceSample s;
@@ -94,8 +96,12 @@ TEST(AdaptationController, FeedbackFromMeasuredLatencyDowngrades) {
   r.exit = f.engine.variants()[running].exit;
   r.latency_ms = 30;  // five times the prediction, at no load
   for (int i = 0; i < 4; ++i) controller.observe(r);
-  EXPECT_GT(controller.status().feedback_ratio, 2.0);
+  r.latency_ms = 1e6;  // one outlier: the median ignores it
+  controller.observe(r);
+  EXPECT_DOUBLE_EQ(controller.status().feedback_ratio, 1.0);  // not yet
   controller.on_sample(Fixture::sample(0.0));
+  // α = 0.5: ratio = 0.5 · 1 + 0.5 · 30 / 6.1 ≈ 2.96, one step per decision.
+  EXPECT_NEAR(controller.status().feedback_ratio, 0.5 + 0.5 * 30 / 6.1, 0.01);
   EXPECT_LT(f.engine.variants()[f.engine.active()].exit, 2);
 
   // A result of another variant, or one that left early, is not feedback.
@@ -109,6 +115,23 @@ TEST(AdaptationController, FeedbackFromMeasuredLatencyDowngrades) {
   early.latency_ms = 1000;
   controller.observe(early);
   EXPECT_DOUBLE_EQ(controller.status().feedback_ratio, ratio);
+}
+
+TEST(AdaptationController, GivesInferenceTheCoresTheBackgroundLeaves) {
+  Fixture f;
+  auto controller = f.controller(100, 2, ThreadGovernor({true, 0, 0.25, 1}, 2));
+  EXPECT_EQ(f.engine.threads(), 2);
+  controller.on_sample(Fixture::sample(0.6));
+  EXPECT_EQ(f.engine.threads(), 1);
+  EXPECT_EQ(controller.status().threads, 1);
+  EXPECT_EQ(controller.status().thread_changes, 1u);
+  // The inferring thread applies the count at its next call.
+  f.engine.infer(torch::zeros({1, 3, 16, 16}));
+  EXPECT_EQ(at::get_num_threads(), 1);
+  controller.on_sample(Fixture::sample(0.0));
+  EXPECT_EQ(f.engine.threads(), 2);
+  f.engine.infer(torch::zeros({1, 3, 16, 16}));
+  EXPECT_EQ(at::get_num_threads(), 2);
 }
 
 TEST(AdaptationController, SamplesWithoutALoadAreSkipped) {

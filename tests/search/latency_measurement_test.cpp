@@ -6,29 +6,14 @@
 
 #include "core/error.h"
 #include "core/model_spec.h"
+#include "tests/fixtures/tiny_elastic_spec.h"
 #include "tests/test_util.h"
 
 namespace adascale::search {
 namespace {
 
 operators::ElasticNet tiny_net() {
-  core::ModelSpec spec;
-  spec.name = "tiny";
-  spec.classes = 4;
-  spec.resolution = 16;
-  spec.stem.channels = 8;
-  for (int w : {8, 16}) {
-    core::StageSpec stage;
-    stage.out_channels = w;
-    stage.stride = 2;
-    core::CandidateSpec a, b;
-    a.op.type = "basic";
-    b.op.type = "dws";
-    stage.candidates = {a, b};
-    spec.stages.push_back(stage);
-  }
-  core::finalize_model_spec(spec, "test");
-  return operators::ElasticNet(spec);
+  return operators::ElasticNet(testing::tiny_elastic_spec(4, {"dws", "dws"}));
 }
 
 TEST(LatencyMeasurement, EveryVariantGetsAPositiveMedianAndModesAreRestored) {

@@ -3,32 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "core/model_spec.h"
+#include "tests/fixtures/tiny_elastic_spec.h"
 
 namespace adascale::search {
 namespace {
 
 core::ModelSpec tiny_spec() {
-  core::ModelSpec spec;
-  spec.name = "tiny";
-  spec.classes = 5;
-  spec.resolution = 16;
-  spec.stem.channels = 8;
-  const char* second[] = {"dws", "ghost", "fire"};
-  int i = 0;
-  for (int w : {8, 16, 24}) {
-    core::StageSpec stage;
-    stage.out_channels = w;
-    stage.stride = 2;
-    stage.depth = 1;
-    core::CandidateSpec a;
-    a.op.type = "basic";
-    core::CandidateSpec b;
-    b.op.type = second[i++];
-    stage.candidates = {a, b};
-    spec.stages.push_back(stage);
-  }
-  core::finalize_model_spec(spec, "test");
-  return spec;
+  return testing::tiny_elastic_spec(5);
 }
 
 // Composing the parts must give what tracing each variant whole gives.

@@ -1,0 +1,359 @@
+// adascale-demo: the adaptive runtime on a bundle, under a background load
+// that follows a trace (paper §V-F, Fig. 8). It classifies the test split in
+// a loop, prints load, variant, exit, latency and accuracy once a second,
+// and at the end writes timeline.csv, summary.json and timeline.png and
+// prints adaptive against static.
+//
+//   adascale-demo --bundle B --budget-ms T [--trace configs/traces/X.yaml]
+//                 [--duration S] [--static VARIANT] [--out DIR] ...
+
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "apps/demo/demo_session.h"
+#include "apps/demo/load_process.h"
+#include "apps/demo/test_images.h"
+#include "apps/demo/timeline_plot.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/execution.h"
+#include "core/logging.h"
+#include "core/timing.h"
+#include "runtime/adaptive_engine.h"
+#include "runtime/bundle.h"
+#include "runtime/load_trace.h"
+#include "search/performance_tables.h"
+
+namespace {
+
+using namespace adascale;
+namespace fs = std::filesystem;
+
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
+struct Args {
+  std::string bundle;
+  double budget_ms = 0;
+  std::string trace;
+  double duration_s = 60;
+  std::string static_variant;
+  std::string mode = "both";
+  std::string out;
+  std::string threads = "auto";
+  double early_exit = 0;
+  int hysteresis = 3;
+  double margin = 0.1;
+  int monitor_period_ms = 100;
+  std::string device;
+  std::string data;
+  int64_t limit = 0;
+  std::string block_mode = "fastest";
+  double warmup_s = 2;
+  bool quiet = false;
+  bool adapt_threads = true;
+  std::string log_level = "warn";
+  double min_accuracy = 0.5;
+};
+
+std::vector<demo::TimelinePoint> points(
+    const std::vector<demo::SecondRecord>& seconds, const std::string& phase) {
+  std::vector<demo::TimelinePoint> out;
+  for (const auto& r : seconds) {
+    if (r.phase != phase || r.inferences == 0) continue;
+    demo::TimelinePoint p;
+    p.t_s = r.t_s;
+    p.latency_p50_ms = r.latency_p50_ms;
+    p.latency_p95_ms = r.latency_p95_ms;
+    p.accuracy = r.accuracy;
+    p.load = r.load;
+    p.load_forecast = r.forecast;
+    p.exit = int(std::lround(r.exit_mean));
+    out.push_back(p);
+  }
+  return out;
+}
+
+nlohmann::json to_json(const demo::PhaseSummary& s) {
+  nlohmann::json j;
+  j["phase"] = s.phase;
+  j["inferences"] = s.inferences;
+  j["seconds"] = s.seconds;
+  j["latency_mean_ms"] = s.latency_mean_ms;
+  j["latency_p50_ms"] = s.latency_p50_ms;
+  j["latency_p95_ms"] = s.latency_p95_ms;
+  j["latency_p99_ms"] = s.latency_p99_ms;
+  j["accuracy"] = s.accuracy;
+  j["miss_rate"] = s.miss_rate;
+  j["switches"] = s.switches;
+  j["decisions"] = s.decisions;
+  j["decision_us_mean"] = s.decision_us_mean;
+  j["decision_us_max"] = s.decision_us_max;
+  j["switch_us_max"] = s.switch_us_max;
+  j["thread_changes"] = s.thread_changes;
+  j["forecast_mae"] = s.forecast.ar_mae;
+  j["naive_forecast_mae"] = s.forecast.naive_mae;
+  j["forecasts_scored"] = s.forecast.forecasts;
+  j["variant_share"] = s.variant_share;
+  nlohmann::json exits;
+  for (const auto& [e, share] : s.exit_share) exits[std::to_string(e)] = share;
+  j["exit_share"] = exits;
+  return j;
+}
+
+int run(const Args& args, const std::string& exe) {
+  if (!(args.budget_ms > 0)) {
+    throw UsageError(
+        fmt::format("--budget-ms must be > 0, got {}", args.budget_ms));
+  }
+  if (args.mode != "both" && args.mode != "adaptive" && args.mode != "static") {
+    throw UsageError("--mode '" + args.mode +
+                     "' is not one of both, adaptive, static");
+  }
+  // The load process starts before anything else makes threads.
+  std::optional<runtime::LoadTrace> trace;
+  std::unique_ptr<demo::LoadProcess> load;
+  if (!args.trace.empty()) {
+    trace = runtime::LoadTrace::from_file(args.trace);
+    load = std::make_unique<demo::LoadProcess>(exe, args.trace);
+  }
+  log::set_level(log::parse_level(args.log_level));
+  core::Execution exec = core::setup_execution(args.threads, "cpu", 0);
+
+  core::Stopwatch loading;
+  runtime::LoadedBundle bundle = runtime::load_bundle(args.bundle);
+  core::DatasetConfig dataset = bundle.manifest.dataset;
+  if (!args.data.empty()) dataset.root = args.data;
+  demo::TestImages images = demo::load_test_images(
+      dataset, bundle.normalization, bundle.spec.in_channels,
+      bundle.spec.resolution, args.limit);
+
+  runtime::EngineOptions engine_options;
+  engine_options.mode = runtime::parse_block_mode(args.block_mode);
+  runtime::AdaptiveEngine engine(bundle.net, engine_options);
+  int optimized = 0;
+  for (const auto& b : engine.blocks()) optimized += b.optimized;
+
+  // Variants under the accuracy floor never run: when nothing meets the
+  // budget the policy falls back to the fastest variant, which must still
+  // be worth running.
+  std::vector<core::Variant> usable;
+  for (const auto& v : bundle.manifest.variants) {
+    if (!(v.validation_top1 >= args.min_accuracy)) continue;
+    usable.push_back(engine.space().parse(v.id));
+  }
+  if (usable.empty()) {
+    throw UsageError(fmt::format("no variant of {} reaches --min-accuracy {}",
+                                 args.bundle, args.min_accuracy));
+  }
+  runtime::VariantRows rows = runtime::variant_rows(
+      search::read_tables(bundle.tables_path), engine.space(), usable,
+      args.device, 1, bundle.tables_path);
+
+  demo::DemoOptions options;
+  options.duration_s = args.duration_s;
+  options.warmup_s = args.warmup_s;
+  options.adaptive = args.mode != "static";
+  options.static_phase = args.mode != "adaptive";
+  options.quiet = args.quiet;
+  options.policy.budget_ms = args.budget_ms;
+  options.policy.hysteresis = args.hysteresis;
+  options.policy.margin = args.margin;
+  options.policy.early_exit_threshold = args.early_exit;
+  runtime::validate_policy_config(options.policy);
+  options.threads = exec.threads;
+  options.governor.enabled = args.adapt_threads;
+  options.monitor.period_ms = args.monitor_period_ms;
+  runtime::validate_monitor_config(options.monitor);
+  // The static baseline: the given variant, else the trunk at the deepest
+  // trained exit (the full backbone: the model one would deploy unscaled).
+  core::Variant baseline =
+      args.static_variant.empty()
+          ? engine.space().trunk(int(bundle.trunk.size()) - 1)
+          : engine.space().parse(args.static_variant);
+  options.static_variant = engine.index_of(baseline);
+
+  fmt::print(
+      "adascale-demo: {} ({} variants; {} of {} blocks optimised), {} test "
+      "images, {} threads, budget {} ms, trace {}, tables device {}; ready in "
+      "{:.1f} s\n",
+      args.bundle, usable.size(), optimized, engine.blocks().size(),
+      images.size(), exec.threads, args.budget_ms,
+      trace ? trace->name() : std::string("none (idle)"), rows.device,
+      loading.seconds());
+
+  demo::DemoSession session(engine, rows, images, options, [&](bool on) {
+    if (!load) return;
+    if (on) {
+      load->follow();
+    } else {
+      load->idle();
+    }
+  });
+  std::vector<demo::PhaseSummary> phases = session.run();
+
+  std::string out = args.out;
+  if (out.empty()) {
+    out = fmt::format("demo_runs/{}_{}",
+                      fs::path(args.bundle).filename().stem().string(),
+                      trace ? trace->name() : std::string("idle"));
+  }
+  fs::create_directories(out);
+  core::write_file_atomic(out + "/timeline.csv",
+                          demo::seconds_csv(session.seconds()));
+  nlohmann::json summary;
+  summary["bundle"] = args.bundle;
+  summary["budget_ms"] = args.budget_ms;
+  summary["trace"] = args.trace;
+  summary["threads"] = exec.threads;
+  summary["static_variant"] = engine.space().to_string(baseline);
+  summary["early_exit_threshold"] = args.early_exit;
+  summary["adapt_threads"] = args.adapt_threads;
+  summary["min_accuracy"] = args.min_accuracy;
+  summary["variants_considered"] = usable.size();
+  for (const auto& p : phases) summary["phases"][p.phase] = to_json(p);
+
+  fmt::print("\n{:<22} {:>12} {:>12}\n", "", "adaptive", "static");
+  const demo::PhaseSummary* a = nullptr;
+  const demo::PhaseSummary* s = nullptr;
+  for (const auto& p : phases) (p.phase == "adaptive" ? a : s) = &p;
+  auto cell = [](const demo::PhaseSummary* p, double v, const char* f) {
+    return p ? fmt::format(fmt::runtime(f), v) : std::string("-");
+  };
+  auto row = [&](const char* name, double demo::PhaseSummary::*field,
+                 const char* f) {
+    fmt::print("{:<22} {:>12} {:>12}\n", name, cell(a, a ? a->*field : 0, f),
+               cell(s, s ? s->*field : 0, f));
+  };
+  row("mean latency", &demo::PhaseSummary::latency_mean_ms, "{:.2f} ms");
+  row("p95 latency", &demo::PhaseSummary::latency_p95_ms, "{:.2f} ms");
+  row("accuracy", &demo::PhaseSummary::accuracy, "{:.4f}");
+  row("deadline misses", &demo::PhaseSummary::miss_rate, "{:.4f}");
+  if (a && s) {
+    const double lower = 1 - a->latency_mean_ms / s->latency_mean_ms;
+    const double drop = s->accuracy - a->accuracy;
+    summary["adaptive_vs_static"] = {
+        {"mean_latency_reduction", lower},
+        {"accuracy_drop_points", drop},
+        {"accuracy_drop_relative", drop / s->accuracy}};
+    fmt::print(
+        "adaptive vs static: mean latency {:.1f}% lower, accuracy {:+.2f} "
+        "points, misses {:.2f}% vs {:.2f}%; {} switches, decision {:.1f} µs "
+        "mean ({:.1f} max), switch {:.2f} µs max, {} thread-count changes\n",
+        100 * lower, -100 * drop, 100 * a->miss_rate, 100 * s->miss_rate,
+        a->switches, a->decision_us_mean, a->decision_us_max, a->switch_us_max,
+        a->thread_changes);
+  }
+  for (const auto& p : phases) {
+    if (p.forecast.forecasts == 0) continue;
+    fmt::print(
+        "{} phase load forecast ({} ms ahead, {} forecasts): AR mean abs "
+        "error {:.4f}, naive (last value) {:.4f}\n",
+        p.phase, options.monitor.period_ms * options.forecast.horizon,
+        p.forecast.forecasts, p.forecast.ar_mae, p.forecast.naive_mae);
+  }
+  core::write_file_atomic(out + "/summary.json", summary.dump(2) + "\n");
+  demo::plot_timeline(
+      points(session.seconds(), "adaptive"),
+      points(session.seconds(), "static"), args.budget_ms,
+      fmt::format("{} under {} (budget {} ms)",
+                  fs::path(args.bundle).filename().string(),
+                  trace ? trace->name() : std::string("idle"), args.budget_ms),
+      out + "/timeline.png");
+  fmt::print("wrote {0}/timeline.csv, {0}/summary.json, {0}/timeline.png\n",
+             out);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The background-load child (see load_process.h) shares this binary.
+  if (argc == 3 && std::string(argv[1]) == "--load-process") {
+    try {
+      return adascale::demo::run_load_process(argv[2]);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "adascale-demo load process: {}\n",
+                 first_line(e.what()));
+      return 1;
+    }
+  }
+  CLI::App app{"AdaScale adaptive runtime demo (paper Fig. 8)",
+               "adascale-demo"};
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "adascale-demo: error: " + first_line(e.what()) + " (see --help)\n";
+  });
+  Args args;
+  app.add_option("--bundle", args.bundle, "exported bundle directory")
+      ->required();
+  app.add_option("--budget-ms", args.budget_ms, "latency budget per image, ms")
+      ->required();
+  app.add_option("--trace", args.trace,
+                 "background load trace (configs/traces/*.yaml); none = idle");
+  app.add_option("--duration", args.duration_s, "seconds per phase")
+      ->capture_default_str();
+  app.add_option("--static", args.static_variant,
+                 "static baseline variant (default: the trunk at the deepest "
+                 "exit)");
+  app.add_option("--mode", args.mode, "both | adaptive | static")
+      ->capture_default_str();
+  app.add_option("--out", args.out,
+                 "output directory (default demo_runs/<bundle>_<trace>)");
+  app.add_option("--threads", args.threads, "intra-op threads: auto or N")
+      ->capture_default_str();
+  app.add_option("--early-exit", args.early_exit,
+                 "confidence threshold for input-adaptive early exit; 0 = off")
+      ->capture_default_str();
+  app.add_option("--hysteresis", args.hysteresis,
+                 "decisions a better variant must stay feasible")
+      ->capture_default_str();
+  app.add_option("--margin", args.margin, "share of the budget kept free")
+      ->capture_default_str();
+  app.add_option("--monitor-period-ms", args.monitor_period_ms,
+                 "resource sampling period")
+      ->capture_default_str();
+  app.add_option("--device", args.device,
+                 "device rows of tables.h5 (default: the measured one)");
+  app.add_option("--data", args.data,
+                 "dataset root (default: the bundle's dataset.root)");
+  app.add_option("--limit", args.limit, "use at most N test images; 0 = all")
+      ->capture_default_str();
+  app.add_option("--block-mode", args.block_mode,
+                 "fastest | eager | optimized engine blocks")
+      ->capture_default_str();
+  app.add_option("--warmup", args.warmup_s, "seconds of untimed warm-up")
+      ->capture_default_str();
+  app.add_flag("--quiet", args.quiet, "no per-second lines");
+  app.add_option("--log-level", args.log_level,
+                 "debug | info | warn | error (library messages, stderr)")
+      ->capture_default_str();
+  app.add_option("--adapt-threads", args.adapt_threads,
+                 "adapt intra-op threads to the background load (true|false)")
+      ->capture_default_str();
+  app.add_option("--min-accuracy", args.min_accuracy,
+                 "never run variants below this validation top-1")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+    return run(args, fs::read_symlink("/proc/self/exe").string());
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const adascale::Error& e) {
+    fmt::print(stderr, "adascale-demo: error: {}\n", first_line(e.what()));
+    return 1;
+  } catch (const c10::Error& e) {
+    fmt::print(stderr, "adascale-demo: LibTorch error: {}\n",
+               first_line(e.what_without_backtrace()));
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "adascale-demo: internal error: {}\n",
+               first_line(e.what()));
+    return 3;
+  }
+}

@@ -1,0 +1,267 @@
+#include "runtime/bundle.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/sha256.h"
+#include "search/performance_tables.h"
+#include "tests/fixtures/tiny_elastic_spec.h"
+#include "tests/test_util.h"
+
+namespace adascale::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using adascale::testing::TempDir;
+
+core::ModelSpec tiny_spec() {
+  return testing::tiny_elastic_spec(4, {"dws", "fire", "ghost"}, 8);
+}
+
+class BundleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(0);
+    net_ = operators::ElasticNet(tiny_spec());
+    // Moves BatchNorm running statistics off their defaults, so the test
+    // sees buffers travel as well as parameters.
+    net_->train();
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& v : net_->variants().all())
+        net_->forward(torch::randn({4, 3, 8, 8}), v);
+    }
+    net_->eval();
+    meta_.normalization = {{0.5, 0.25, 0.125}, {0.2, 0.3, 0.4}};
+    meta_.class_names = {"a", "b", "c", "d"};
+    meta_.trunk = {1, 0};  // two of three stages trained
+    meta_.source = "runs/tiny";
+    search::PerformanceTables tables;
+    const auto& space = net_->variants();
+    for (const auto& v : space.all()) {
+      if (v.exit >= 2) continue;
+      search::IndexEntry e;
+      e.key = space.pack(v);
+      e.variant = space.to_string(v);
+      e.exit = v.exit + 1;
+      e.validation_top1 = 0.25 + 0.01 * double(tables.index.size());
+      tables.index.push_back(e);
+    }
+    tables.index.front().validation_top1 = NAN;
+    tables_ = dir_.file("run/tables.h5");
+    fs::create_directories(dir_.file("run"));
+    search::write_tables(tables, tables_, dir_.file("run/tables.csv"));
+    bundle_ = dir_.file("tiny.adascale");
+  }
+
+  // A copy of the written bundle to tamper with.
+  std::string copy(const std::string& name) {
+    const std::string to = dir_.file(name);
+    fs::copy(bundle_, to, fs::copy_options::recursive);
+    return to;
+  }
+
+  // Rewrites SHA256SUMS so that it matches the files again.
+  static void reseal(const std::string& dir) {
+    core::write_file_atomic(dir + "/SHA256SUMS",
+                            core::format_checksums(core::checksum_files(
+                                dir, core::bundle_required_files())));
+  }
+
+  TempDir dir_;
+  operators::ElasticNet net_{nullptr};
+  BundleMetadata meta_;
+  std::string tables_;
+  std::string bundle_;
+};
+
+TEST_F(BundleTest, RoundTripGivesBitIdenticalLogits) {
+  core::BundleManifest written = write_bundle(bundle_, net_, meta_, tables_);
+  EXPECT_EQ(written.variants.size(), 2u + 4u);  // exits 1 and 2 trained
+  LoadedBundle b = load_bundle(bundle_);
+  EXPECT_FALSE(b.net->is_training());
+  EXPECT_EQ(b.trunk, meta_.trunk);
+  EXPECT_EQ(b.class_names, meta_.class_names);
+  EXPECT_EQ(b.normalization.mean, meta_.normalization.mean);
+  EXPECT_EQ(b.normalization.std, meta_.normalization.std);
+  EXPECT_EQ(core::model_spec_yaml(b.spec), core::model_spec_yaml(tiny_spec()));
+  EXPECT_EQ(b.manifest.trunk, (std::vector<std::string>{"dws", "basic"}));
+  EXPECT_EQ(b.manifest.source, "runs/tiny");
+  ASSERT_EQ(b.manifest.variants.size(), 6u);
+  EXPECT_TRUE(std::isnan(b.manifest.variants[0].validation_top1));
+  EXPECT_DOUBLE_EQ(b.manifest.variants[5].validation_top1, 0.30);
+  EXPECT_EQ(core::read_file(b.tables_path), core::read_file(tables_));
+  ASSERT_EQ(b.files.size(), 3u);
+  for (const auto& f : b.files) {
+    EXPECT_EQ(f.bytes, int64_t(fs::file_size(bundle_ + "/" + f.file)));
+  }
+
+  torch::NoGradGuard no_grad;
+  auto x = torch::randn({3, 3, 8, 8});
+  int compared = 0;
+  for (const auto& v : net_->variants().all()) {
+    SCOPED_TRACE(net_->variants().to_string(v));
+    EXPECT_TRUE(torch::equal(net_->forward(x, v), b.net->forward(x, v)));
+    ++compared;
+  }
+  EXPECT_EQ(compared, 14);
+  // Every parameter and buffer came back, not just those the variants use.
+  auto mine = net_->named_buffers();
+  auto theirs = b.net->named_buffers();
+  ASSERT_EQ(mine.size(), theirs.size());
+  for (const auto& item : mine)
+    EXPECT_TRUE(torch::equal(item.value(), theirs[item.key()])) << item.key();
+}
+
+TEST_F(BundleTest, Sha256sumCheckPassesInTheBundle) {
+  write_bundle(bundle_, net_, meta_, tables_);
+  const std::string cmd =
+      "cd '" + bundle_ + "' && sha256sum --quiet -c SHA256SUMS >/dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST_F(BundleTest, TamperedTruncatedOrMissingFilesAreRefused) {
+  write_bundle(bundle_, net_, meta_, tables_);
+  {
+    std::string b = copy("flipped.adascale");
+    std::string bytes = core::read_file(b + "/weights.pt");
+    bytes[bytes.size() / 2] ^= 0x01;
+    core::write_file_atomic(b + "/weights.pt", bytes);
+    EXPECT_THROW_WITH(load_bundle(b), DataError,
+                      "bundle " + b + ": weights.pt: SHA-256 mismatch");
+  }
+  {
+    std::string b = copy("truncated.adascale");
+    std::string bytes = core::read_file(b + "/weights.pt");
+    core::write_file_atomic(b + "/weights.pt",
+                            bytes.substr(0, bytes.size() - 100));
+    EXPECT_THROW_WITH(load_bundle(b), DataError,
+                      "weights.pt: SHA-256 mismatch");
+  }
+  {
+    std::string b = copy("missing.adascale");
+    fs::remove(b + "/tables.h5");
+    EXPECT_THROW_WITH(load_bundle(b), DataError, "tables.h5: missing");
+  }
+  {
+    std::string b = copy("manifest_edit.adascale");
+    std::string text = core::read_file(b + "/manifest.yaml");
+    text.replace(text.find("name: tiny"), 10, "name: tino");
+    core::write_file_atomic(b + "/manifest.yaml", text);
+    EXPECT_THROW_WITH(load_bundle(b), DataError,
+                      "manifest.yaml: SHA-256 mismatch");
+  }
+  {
+    std::string b = copy("unlisted.adascale");
+    std::string sums = core::read_file(b + "/SHA256SUMS");
+    sums.erase(sums.find(core::sha256_file_hex(b + "/weights.pt")));
+    core::write_file_atomic(b + "/SHA256SUMS", sums);
+    EXPECT_THROW_WITH(load_bundle(b), DataError,
+                      "weights.pt: not listed in SHA256SUMS");
+  }
+}
+
+TEST_F(BundleTest, ChecksumsAreVerifiedBeforeWeightsAreRead) {
+  write_bundle(bundle_, net_, meta_, tables_);
+  // Garbage weights with matching checksums get as far as deserialising;
+  // the same garbage unsealed is stopped by its checksum first.
+  std::string b = copy("garbage.adascale");
+  core::write_file_atomic(b + "/weights.pt", "not a zip archive");
+  EXPECT_THROW_WITH(load_bundle(b), DataError, "weights.pt: SHA-256 mismatch");
+  reseal(b);
+  EXPECT_THROW_WITH(load_bundle(b), DataError,
+                    "weights.pt: not a readable weights archive");
+  // Weights of another net, sealed: they do not fit the manifest's spec.
+  std::string other = copy("other.adascale");
+  core::ModelSpec spec = tiny_spec();
+  spec.classes = 7;
+  torch::serialize::OutputArchive archive;
+  operators::ElasticNet(spec)->save(archive);
+  archive.save_to(other + "/weights.pt");
+  reseal(other);
+  EXPECT_THROW_WITH(load_bundle(other), DataError,
+                    "weights.pt: weights do not fit the model");
+}
+
+TEST_F(BundleTest, ForeignOrWrongVersionDirectoriesAreRefused) {
+  write_bundle(bundle_, net_, meta_, tables_);
+  EXPECT_THROW_WITH(load_bundle(dir_.file("nowhere")), IoError,
+                    "no such directory");
+  EXPECT_THROW_WITH(load_bundle(dir_.file("run")), DataError,
+                    "not an AdaScale bundle (no manifest.yaml)");
+  EXPECT_THROW_WITH(load_bundle(tables_), DataError, "not a directory");
+  {
+    std::string b = copy("foreign.adascale");
+    core::write_file_atomic(b + "/manifest.yaml", "name: run\nseed: 1\n");
+    reseal(b);
+    EXPECT_THROW_WITH(load_bundle(b), DataError,
+                      "manifest.yaml: not an AdaScale bundle manifest");
+  }
+  {
+    std::string b = copy("v2.adascale");
+    std::string text = core::read_file(b + "/manifest.yaml");
+    text.replace(text.find("format_version: 1"), 17, "format_version: 2");
+    core::write_file_atomic(b + "/manifest.yaml", text);
+    // Refused by its version, sealed or not.
+    EXPECT_THROW_WITH(load_bundle(b), DataError,
+                      "manifest.yaml: bundle format version 2, this build "
+                      "reads version 1");
+    reseal(b);
+    EXPECT_THROW_WITH(load_bundle(b), DataError, "format version 2");
+  }
+  {
+    std::string b = copy("escape.adascale");
+    core::write_file_atomic(dir_.file("outside"), "secret");
+    std::string sums = core::read_file(b + "/SHA256SUMS");
+    sums += core::sha256_hex("secret") + "  ../outside\n";
+    core::write_file_atomic(b + "/SHA256SUMS", sums);
+    EXPECT_THROW_WITH(load_bundle(b), DataError,
+                      "SHA256SUMS: line 4: '../outside' is not a file inside "
+                      "the bundle");
+  }
+}
+
+TEST_F(BundleTest, ExistingBundleIsReplacedOnlyWithForce) {
+  write_bundle(bundle_, net_, meta_, tables_);
+  EXPECT_THROW_WITH(write_bundle(bundle_, net_, meta_, tables_), IoError,
+                    "already exists; pass --force");
+  meta_.class_names = {"w", "x", "y", "z"};
+  write_bundle(bundle_ + "/", net_, meta_, tables_, /*force=*/true);
+  EXPECT_EQ(load_bundle(bundle_).class_names, meta_.class_names);
+  // --force never replaces what is not a bundle.
+  EXPECT_THROW_WITH(write_bundle(dir_.file("run"), net_, meta_, tables_, true),
+                    IoError, "is not an AdaScale bundle");
+  EXPECT_TRUE(fs::exists(tables_));
+  // No temporary directories left beside the bundle.
+  for (const auto& e : fs::directory_iterator(dir_.path()))
+    EXPECT_NE(e.path().filename().string().front(), '.') << e.path();
+}
+
+TEST_F(BundleTest, MissingForeignTablesOrBadMetadataWriteNothing) {
+  EXPECT_THROW_WITH(
+      write_bundle(bundle_, net_, meta_, dir_.file("run/none.h5")), IoError,
+      "none.h5: no such file");
+  EXPECT_THROW(
+      write_bundle(bundle_, net_, meta_, dir_.write("run/junk.h5", "not hdf5")),
+      Error);
+  BundleMetadata bad = meta_;
+  bad.class_names.pop_back();
+  EXPECT_THROW_WITH(write_bundle(bundle_, net_, bad, tables_), UsageError,
+                    "3 class names for a net of 4 classes");
+  bad = meta_;
+  bad.trunk = {0, 0, 0, 0};
+  EXPECT_THROW_WITH(write_bundle(bundle_, net_, bad, tables_), UsageError,
+                    "trunk of 4 stages");
+  EXPECT_FALSE(fs::exists(bundle_));
+  for (const auto& e : fs::directory_iterator(dir_.path()))
+    EXPECT_NE(e.path().filename().string().front(), '.') << e.path();
+}
+
+}  // namespace
+}  // namespace adascale::runtime

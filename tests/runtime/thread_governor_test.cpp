@@ -1,0 +1,55 @@
+#include "runtime/thread_governor.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+
+namespace adascale::runtime {
+namespace {
+
+TEST(ThreadGovernor, StartsWithEveryThreadAndGivesUpCoresOthersUse) {
+  ThreadGovernor g({true, 0, 0.25, 1}, 4);
+  EXPECT_EQ(g.threads(), 4);
+  EXPECT_EQ(g.update(0.0), 4);
+  EXPECT_EQ(g.update(0.5), 2);   // 2 idle cores
+  EXPECT_EQ(g.update(0.85), 1);  // 0.6 idle + 0.25 headroom: floor → 0 → 1
+  EXPECT_EQ(g.update(1.0), 1);   // never below one
+  EXPECT_EQ(g.update(0.3), 3);   // 2.8 + 0.25
+}
+
+TEST(ThreadGovernor, GivesThreadsUpAtOnceAndTakesThemBackAfterSettle) {
+  ThreadGovernor g({true, 0, 0.25, 3}, 2);
+  EXPECT_EQ(g.update(0.6), 1);  // at once
+  // A noisy load that drops for single samples changes nothing.
+  for (double load : {0.1, 0.6, 0.1, 0.6, 0.0, 0.7}) {
+    EXPECT_EQ(g.update(load), 1);
+  }
+  EXPECT_EQ(g.update(0.0), 1);
+  EXPECT_EQ(g.update(0.0), 1);
+  EXPECT_EQ(g.update(0.0), 2);  // third in a row
+}
+
+TEST(ThreadGovernor, AbsentReadingsAndDisabledChangeNothing) {
+  ThreadGovernor g({true, 0, 0.25, 1}, 2);
+  EXPECT_EQ(g.update(std::nullopt), 2);
+  EXPECT_EQ(g.update(std::nan("")), 2);
+  ThreadGovernor off({false, 0, 0.25, 1}, 2);
+  EXPECT_EQ(off.update(1.0), 2);
+}
+
+TEST(ThreadGovernor, MaxThreadsCapsTheAnswer) {
+  ThreadGovernor g({true, 3, 0.25, 1}, 8);
+  EXPECT_EQ(g.threads(), 3);
+  EXPECT_EQ(g.update(0.0), 3);
+  EXPECT_EQ(g.update(0.9), 1);
+}
+
+TEST(ThreadGovernor, BadConfigIsRefused) {
+  EXPECT_THROW(ThreadGovernor({true, 0, 0.25, 1}, 0), UsageError);
+  EXPECT_THROW(ThreadGovernor({true, -1, 0.25, 1}, 2), UsageError);
+  EXPECT_THROW(ThreadGovernor({true, 0, 1.5, 1}, 2), UsageError);
+  EXPECT_THROW(ThreadGovernor({true, 0, 0.25, 0}, 2), UsageError);
+}
+
+}  // namespace
+}  // namespace adascale::runtime
