@@ -56,6 +56,7 @@ struct BlockReport {
   double eager_ms = 0;      ///< batch-1 median; 0 when not timed
   double optimized_ms = 0;  ///< batch-1 median; 0 when not built
   bool optimized = false;   ///< the form the engine runs
+  bool mkldnn_in = false;   ///< it takes MKL-DNN-layout input
 };
 
 /// One inference.
@@ -119,6 +120,8 @@ class AdaptiveEngine {
     std::shared_ptr<torch::nn::Module> eager;  ///< set when running eager
     std::function<torch::Tensor(const torch::Tensor&)> eager_forward;
     std::optional<torch::jit::Module> optimized;
+    /// The optimised graph takes MKL-DNN tensors (and may return them).
+    bool mkldnn_in = false;
     torch::Tensor run(const torch::Tensor& x) const;
   };
 

@@ -216,7 +216,9 @@ int main(int argc, char** argv) {
       for (const auto& b : engine.blocks()) {
         fmt::print("  {:<22} eager {:>7.3f} ms  optimised {:>7.3f} ms  -> {}\n",
                    b.name, b.eager_ms, b.optimized_ms,
-                   b.optimized ? "optimised" : "eager");
+                   b.optimized
+                       ? (b.mkldnn_in ? "optimised (MKL-DNN in)" : "optimised")
+                       : "eager");
       }
     }
     fmt::print(

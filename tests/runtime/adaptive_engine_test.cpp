@@ -74,6 +74,10 @@ TEST(AdaptiveEngine, ReportsEveryBlockOnceAndHoldsOneCopyOfTheWeights) {
   ASSERT_EQ(engine.blocks().size(), 10u);
   EXPECT_EQ(engine.blocks()[0].name, "stem");
   EXPECT_EQ(engine.blocks()[1].name, "stage1/basic");
+  // Where LibTorch has MKL-DNN, optimised blocks pass its layout along.
+  if (at::hasMKLDNN()) {
+    EXPECT_TRUE(engine.blocks()[1].mkldnn_in);
+  }
   // Folding drops the BN tensors, so the engine holds at most one copy.
   EXPECT_GT(engine.weight_bytes(), 0);
   EXPECT_LE(engine.weight_bytes(), eager_bytes);
@@ -129,9 +133,11 @@ TEST(AdaptiveEngine, StaysCorrectWhileAnotherThreadSwitches) {
   EXPECT_GE(distinct, 3);
 }
 
-TEST(AdaptiveEngine, EarlyExitStopsConfidentSamplesAtEarlierExits) {
+class AdaptiveEngineModes : public ::testing::TestWithParam<BlockMode> {};
+
+TEST_P(AdaptiveEngineModes, EarlyExitStopsConfidentSamplesAtEarlierExits) {
   auto reference = trained_like_net();
-  AdaptiveEngine engine(trained_like_net(), {BlockMode::kEager, 1, 0});
+  AdaptiveEngine engine(trained_like_net(), {GetParam(), 1, 0});
   const size_t deepest = engine.variants().size() - 1;
   const core::Variant& v = engine.variants()[deepest];
   torch::Tensor x = torch::randn({6, 3, 16, 16});
@@ -173,6 +179,10 @@ TEST(AdaptiveEngine, EarlyExitStopsConfidentSamplesAtEarlierExits) {
   EXPECT_THROW(engine.set_early_exit_threshold(1.5), UsageError);
   EXPECT_THROW(engine.set_early_exit_threshold(-0.1), UsageError);
 }
+
+INSTANTIATE_TEST_SUITE_P(EagerAndOptimized, AdaptiveEngineModes,
+                         ::testing::Values(BlockMode::kEager,
+                                           BlockMode::kOptimized));
 
 TEST(AdaptiveEngine, BadOptionsAreRefused) {
   EXPECT_THROW(parse_block_mode("turbo"), UsageError);
