@@ -34,14 +34,20 @@ double clock_ratio(const ResourceSample& s) {
 AdaptationController::AdaptationController(
     AdaptiveEngine& engine, AdaptationPolicy policy,
     std::vector<size_t> engine_index, ForecastConfig forecast,
-    LoadIndexWeights weights, std::optional<ThreadGovernor> governor)
+    LoadIndexWeights weights, std::optional<ThreadGovernor> governor,
+    double feedback_quantile)
     : engine_(engine),
       policy_(std::move(policy)),
       engine_index_(std::move(engine_index)),
       forecaster_(forecast),
       weights_(weights),
-      governor_(std::move(governor)) {
+      governor_(std::move(governor)),
+      feedback_quantile_(feedback_quantile) {
   validate_load_index_weights(weights_);
+  if (!(feedback_quantile_ >= 0.5 && feedback_quantile_ <= 1.0)) {
+    throw UsageError(fmt::format(
+        "feedback quantile must be in [0.5, 1], got {}", feedback_quantile_));
+  }
   if (engine_index_.size() != policy_.rows().size()) {
     throw UsageError(fmt::format("{} engine indices for {} policy rows",
                                  engine_index_.size(), policy_.rows().size()));
@@ -64,27 +70,7 @@ AdaptationController::AdaptationController(
 }
 
 void AdaptationController::on_sample(const ResourceSample& sample) {
-  std::optional<double> load = load_index(sample, weights_);
-  if (!load || !std::isfinite(*load)) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  auto start = std::chrono::steady_clock::now();
-  if (!pending_.empty()) {
-    auto middle = pending_.begin() + long(pending_.size() / 2);
-    std::nth_element(pending_.begin(), middle, pending_.end());
-    policy_.observe(*middle);
-    pending_.clear();
-  }
-  forecaster_.push(*load);
-  const double forecast = forecaster_.forecast();
-  Decision d = policy_.decide(forecast, clock_ratio(sample));
-  const double decision_us = micros_since(start);
-  if (d.switched) {
-    auto switch_start = std::chrono::steady_clock::now();
-    engine_.switch_to(engine_index_[d.row]);
-    status_.switch_us_max =
-        std::max(status_.switch_us_max, micros_since(switch_start));
-    ++status_.switches;
-  }
   if (governor_) {
     const int threads = governor_->update(sample.background_load);
     if (threads != status_.threads) {
@@ -92,6 +78,32 @@ void AdaptationController::on_sample(const ResourceSample& sample) {
       status_.threads = threads;
       ++status_.thread_changes;
     }
+  }
+  std::optional<double> load = load_index(sample, weights_);
+  if (!load || !std::isfinite(*load)) return;
+  auto start = std::chrono::steady_clock::now();
+  if (!pending_.empty()) {
+    const auto rank =
+        size_t(feedback_quantile_ * double(pending_.size() - 1) + 0.5);
+    auto at = pending_.begin() + long(rank);
+    std::nth_element(pending_.begin(), at, pending_.end());
+    policy_.observe(*at);
+    pending_.clear();
+  }
+  forecaster_.push(*load);
+  const double forecast = forecaster_.forecast();
+  // With a governor, the policy sees the share of the forecast load that
+  // still lands on the engine's threads (see the header).
+  const double policy_load =
+      governor_ ? governor_->contention(forecast) : forecast;
+  Decision d = policy_.decide(policy_load, clock_ratio(sample));
+  const double decision_us = micros_since(start);
+  if (d.switched) {
+    auto switch_start = std::chrono::steady_clock::now();
+    engine_.switch_to(engine_index_[d.row]);
+    status_.switch_us_max =
+        std::max(status_.switch_us_max, micros_since(switch_start));
+    ++status_.switches;
   }
   status_.load = *load;
   status_.forecast = forecast;

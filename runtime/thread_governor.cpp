@@ -52,4 +52,11 @@ int ThreadGovernor::update(std::optional<double> background) {
   return threads_;
 }
 
+double ThreadGovernor::contention(double background) const {
+  if (!std::isfinite(background)) return background;
+  const double busy = std::clamp(background, 0.0, 1.0) * double(cores_);
+  const double shared = busy - double(cores_ - threads_);
+  return std::clamp(shared / double(threads_), 0.0, 1.0);
+}
+
 }  // namespace adascale::runtime

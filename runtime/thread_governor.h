@@ -46,6 +46,13 @@ class ThreadGovernor {
   /// absent reading changes nothing) and returns the thread count to use.
   int update(std::optional<double> background);
   int threads() const { return threads_; }
+  /// The share of `threads` worker time the background takes from them: the
+  /// busy cores beyond those left to inference, spread over its threads,
+  ///     clamp((background · cores − (cores − threads)) / threads, 0, 1).
+  /// At threads = cores it is the background load itself (what the latency
+  /// model's load correction was fitted on); once the governor has handed
+  /// the busy cores to the others it is 0. NaN when `background` is.
+  double contention(double background) const;
   const ThreadGovernorConfig& config() const { return config_; }
 
  private:

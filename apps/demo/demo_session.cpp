@@ -78,7 +78,8 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
   }
   runtime::AdaptationController controller(
       engine_, std::move(policy), engine_index_, options_.forecast,
-      options_.monitor.load_index, std::move(governor));
+      options_.monitor.load_index, std::move(governor),
+      options_.feedback_quantile);
   engine_.set_early_exit_threshold(
       adaptive ? options_.policy.early_exit_threshold : 0.0);
   runtime::SystemSampler sampler({}, /*gpu=*/true);

@@ -34,7 +34,9 @@ struct DemoOptions {
   runtime::MonitorConfig monitor;
   /// The adaptive phase's thread governor (disabled: a fixed count).
   runtime::ThreadGovernorConfig governor;
-  int threads = 1;     ///< intra-op threads of the static phase (and at start)
+  int threads = 1;  ///< intra-op threads of the static phase (and at start)
+  /// Quantile of the latencies between decisions fed back to the policy.
+  double feedback_quantile = 0.5;
   bool quiet = false;  ///< no per-second lines
 };
 

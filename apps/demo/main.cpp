@@ -60,6 +60,7 @@ struct Args {
   bool adapt_threads = true;
   std::string log_level = "warn";
   double min_accuracy = 0.5;
+  double feedback_quantile = 0.5;
 };
 
 std::vector<demo::TimelinePoint> points(
@@ -168,6 +169,7 @@ int run(const Args& args, const std::string& exe) {
   options.policy.early_exit_threshold = args.early_exit;
   runtime::validate_policy_config(options.policy);
   options.threads = exec.threads;
+  options.feedback_quantile = args.feedback_quantile;
   options.governor.enabled = args.adapt_threads;
   options.monitor.period_ms = args.monitor_period_ms;
   runtime::validate_monitor_config(options.monitor);
@@ -216,6 +218,7 @@ int run(const Args& args, const std::string& exe) {
   summary["early_exit_threshold"] = args.early_exit;
   summary["adapt_threads"] = args.adapt_threads;
   summary["min_accuracy"] = args.min_accuracy;
+  summary["feedback_quantile"] = args.feedback_quantile;
   summary["variants_considered"] = usable.size();
   for (const auto& p : phases) summary["phases"][p.phase] = to_json(p);
 
@@ -335,6 +338,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--adapt-threads", args.adapt_threads,
                  "adapt intra-op threads to the background load (true|false)")
+      ->capture_default_str();
+  app.add_option("--feedback-quantile", args.feedback_quantile,
+                 "latency quantile between decisions fed back to the policy "
+                 "(0.5 = median; 0.9 steers the tail: fewer misses, smaller "
+                 "variants)")
       ->capture_default_str();
   app.add_option("--min-accuracy", args.min_accuracy,
                  "never run variants below this validation top-1")

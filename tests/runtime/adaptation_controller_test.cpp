@@ -35,7 +35,8 @@ struct Fixture {
   }
   AdaptationController controller(
       double budget_ms, int hysteresis = 2,
-      std::optional<ThreadGovernor> governor = std::nullopt) {
+      std::optional<ThreadGovernor> governor = std::nullopt,
+      double quantile = 0.5) {
     PolicyConfig config;
     config.budget_ms = budget_ms;
     config.hysteresis = hysteresis;
@@ -48,7 +49,8 @@ struct Fixture {
     LoadIndexWeights weights;
     weights.memory = 0;  // CPU only, so the scripted loads are the index
     return AdaptationController(engine, std::move(policy), engine_index,
-                                forecast, weights, std::move(governor));
+                                forecast, weights, std::move(governor),
+                                quantile);
   }
   static ResourceSample sample(double background) {
     ResourceSample s;
@@ -132,6 +134,26 @@ TEST(AdaptationController, GivesInferenceTheCoresTheBackgroundLeaves) {
   EXPECT_EQ(f.engine.threads(), 2);
   f.engine.infer(torch::zeros({1, 3, 16, 16}));
   EXPECT_EQ(at::get_num_threads(), 2);
+}
+
+TEST(AdaptationController, FeedsTheTailQuantileOfTheLatencies) {
+  Fixture f;
+  auto controller = f.controller(100, 2, std::nullopt, 0.9);
+  const size_t running = f.engine.active();
+  InferenceResult r;
+  r.variant = running;
+  r.exit = f.engine.variants()[running].exit;
+  for (int ms = 10; ms >= 1; --ms) {  // 1 … 10 ms, in any order
+    r.latency_ms = ms * 6.1;
+    controller.observe(r);
+  }
+  controller.on_sample(Fixture::sample(0.0));
+  // The 0.9 quantile of 1…10 (rank 8 of 0…9) is 9: ratio 0.5 + 0.5 · 9.
+  EXPECT_NEAR(controller.status().feedback_ratio, 0.5 + 0.5 * 9, 1e-9);
+  AdaptationPolicy policy(f.rows, f.layers, f.model, {});
+  EXPECT_THROW(AdaptationController(f.engine, policy, f.engine_index, {}, {},
+                                    std::nullopt, 0.3),
+               UsageError);
 }
 
 TEST(AdaptationController, SamplesWithoutALoadAreSkipped) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/error.h"
 
 namespace adascale::runtime {
@@ -42,6 +44,17 @@ TEST(ThreadGovernor, MaxThreadsCapsTheAnswer) {
   EXPECT_EQ(g.threads(), 3);
   EXPECT_EQ(g.update(0.0), 3);
   EXPECT_EQ(g.update(0.9), 1);
+}
+
+TEST(ThreadGovernor, ContentionIsTheBusyShareLeftOnInferenceThreads) {
+  ThreadGovernor g({true, 0, 0.25, 1}, 2);
+  EXPECT_DOUBLE_EQ(g.contention(0.4), 0.4);  // all cores shared
+  g.update(0.6);                             // → 1 thread
+  ASSERT_EQ(g.threads(), 1);
+  EXPECT_DOUBLE_EQ(g.contention(0.5), 0.0);  // the busy core is the other one
+  EXPECT_DOUBLE_EQ(g.contention(0.8), 0.6);  // 1.6 busy cores: 0.6 on ours
+  EXPECT_DOUBLE_EQ(g.contention(1.0), 1.0);
+  EXPECT_TRUE(std::isnan(g.contention(std::nan(""))));
 }
 
 TEST(ThreadGovernor, BadConfigIsRefused) {
