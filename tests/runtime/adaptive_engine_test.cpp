@@ -119,7 +119,11 @@ TEST(AdaptiveEngine, StaysCorrectWhileAnotherThreadSwitches) {
     }
   });
   std::vector<int> seen(engine.variants().size(), 0);
-  for (int i = 0; i < 300; ++i) {
+  // Run until both sides have done enough work: under a loaded CI machine
+  // the switcher may get little CPU, so a fixed inference count is not
+  // enough to guarantee overlap. The cap keeps a starved switcher from
+  // hanging the test.
+  for (int i = 0; (i < 300 || switches.load() < 300) && i < 200000; ++i) {
     InferenceResult r = engine.infer(x);
     ASSERT_LT(r.variant, want.size());
     ASSERT_TRUE(torch::allclose(r.logits, want[r.variant], 1e-4, 1e-5));
@@ -127,7 +131,7 @@ TEST(AdaptiveEngine, StaysCorrectWhileAnotherThreadSwitches) {
   }
   stop = true;
   switcher.join();
-  EXPECT_GT(switches.load(), 300);
+  EXPECT_GE(switches.load(), 300);
   int distinct = 0;
   for (int s : seen) distinct += s > 0;
   EXPECT_GE(distinct, 3);
