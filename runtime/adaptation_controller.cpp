@@ -94,10 +94,21 @@ void AdaptationController::on_sample(const ResourceSample& sample) {
   const double forecast = forecaster_.forecast();
   // With a governor, the policy sees the share of the forecast load that
   // still lands on the engine's threads (see the header).
-  const double policy_load =
-      governor_ ? governor_->contention(forecast) : forecast;
-  Decision d = policy_.decide(policy_load, clock_ratio(sample));
+  policy_load_ = governor_ ? governor_->contention(forecast) : forecast;
+  clock_ratio_ = clock_ratio(sample);
+  Decision d = policy_.decide(policy_load_, clock_ratio_);
   const double decision_us = micros_since(start);
+  apply(d);
+  reflex_armed_ = true;
+  status_.load = *load;
+  status_.forecast = forecast;
+  ++status_.decisions;
+  decision_us_total_ += decision_us;
+  status_.decision_us_mean = decision_us_total_ / double(status_.decisions);
+  status_.decision_us_max = std::max(status_.decision_us_max, decision_us);
+}
+
+void AdaptationController::apply(const Decision& d) {
   if (d.switched) {
     auto switch_start = std::chrono::steady_clock::now();
     engine_.switch_to(engine_index_[d.row]);
@@ -105,25 +116,45 @@ void AdaptationController::on_sample(const ResourceSample& sample) {
         std::max(status_.switch_us_max, micros_since(switch_start));
     ++status_.switches;
   }
-  status_.load = *load;
-  status_.forecast = forecast;
   status_.last = d;
   status_.variant = engine_index_[d.row];
-  ++status_.decisions;
-  decision_us_total_ += decision_us;
-  status_.decision_us_mean = decision_us_total_ / double(status_.decisions);
-  status_.decision_us_max = std::max(status_.decision_us_max, decision_us);
   status_.feedback_ratio = policy_.feedback_ratio();
 }
 
 void AdaptationController::observe(const InferenceResult& result) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (result.variant != status_.variant ||
-      result.exit != engine_.variants()[result.variant].exit ||
-      !(result.latency_ms > 0)) {
+  if (result.variant != status_.variant || !(result.latency_ms > 0)) return;
+  if (result.exit == engine_.variants()[result.variant].exit &&
+      pending_.size() < kPendingCapacity) {
+    pending_.push_back(result.latency_ms);
+  }
+  count_overrun(result.latency_ms);
+}
+
+void AdaptationController::count_overrun(double latency_ms) {
+  const int trigger = policy_.config().overrun_streak;
+  if (trigger == 0) return;
+  if (!(latency_ms > policy_.config().budget_ms)) {
+    overruns_ = 0;
     return;
   }
-  if (pending_.size() < kPendingCapacity) pending_.push_back(result.latency_ms);
+  overrun_min_ms_ =
+      overruns_ == 0 ? latency_ms : std::min(overrun_min_ms_, latency_ms);
+  if (++overruns_ < trigger || !reflex_armed_) return;
+  overruns_ = 0;
+  reflex_armed_ = false;
+  ++status_.reflexes;
+  // Latencies measured before the remedy describe the old configuration.
+  pending_.clear();
+  if (governor_ && governor_->threads() > 1) {
+    status_.threads = governor_->shed();
+    engine_.set_threads(status_.threads);
+    ++status_.thread_changes;
+    return;
+  }
+  if (policy_.config().overrun_downgrade) {
+    apply(policy_.overrun(overrun_min_ms_, policy_load_, clock_ratio_));
+  }
 }
 
 ControllerStatus AdaptationController::status() const {

@@ -37,6 +37,7 @@ struct ControllerStatus {
   double switch_us_max = 0;  ///< engine switch_to alone
   int threads = 0;           ///< intra-op threads the engine is told to use
   size_t thread_changes = 0;
+  size_t reflexes = 0;  ///< reactions to measured overruns between samples
 };
 
 class AdaptationController {
@@ -69,11 +70,26 @@ class AdaptationController {
   /// the tail, trading accuracy for fewer deadline misses (measured in the
   /// README: 0.9 under user_activity halved misses but ran e1 a quarter of
   /// the time).
+  ///
+  /// Overrun reflex: when `policy.overrun_streak` inferences in a row of
+  /// the running variant (any exit) took longer than the budget, the
+  /// controller reacts here, on the inference thread, without waiting for
+  /// the next monitor sample (a load burst shows in the latencies before
+  /// the 10 Hz monitor sees it). The cheapest remedy first: one intra-op
+  /// thread fewer when the governor can give one up, otherwise
+  /// AdaptationPolicy::overrun (a downgrade at the last forecast load). At
+  /// most one reflex per monitor period; the next samples undo it when the
+  /// load does not confirm it.
   void observe(const InferenceResult& result);
 
   ControllerStatus status() const;
 
  private:
+  /// Switches the engine when `d` says so and records it; mutex_ held.
+  void apply(const Decision& d);
+  /// The overrun reflex of observe(); mutex_ held.
+  void count_overrun(double latency_ms);
+
   AdaptiveEngine& engine_;
   AdaptationPolicy policy_;
   std::vector<size_t> engine_index_;
@@ -85,6 +101,11 @@ class AdaptationController {
   ControllerStatus status_;
   std::vector<double> pending_;  // latencies since the last decision
   double decision_us_total_ = 0;
+  double policy_load_ = 0;  // load and clock of the last sample's decision
+  double clock_ratio_ = 1;
+  int overruns_ = 0;           // overruns of the budget in a row
+  double overrun_min_ms_ = 0;  // the smallest of them
+  bool reflex_armed_ = true;   // no reflex yet since the last sample
 };
 
 }  // namespace adascale::runtime

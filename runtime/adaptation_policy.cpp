@@ -63,6 +63,8 @@ void validate_policy_config(const PolicyConfig& c) {
           c.feedback_max, "must be in [1, 1000]");
   require(c.early_exit_threshold >= 0 && c.early_exit_threshold <= 1,
           "early_exit_threshold", c.early_exit_threshold, "must be in [0, 1]");
+  require(c.overrun_streak >= 0 && c.overrun_streak <= 1000, "overrun_streak",
+          c.overrun_streak, "must be in [0, 1000]");
 }
 
 const char* reason_name(Decision::Reason reason) {
@@ -249,6 +251,16 @@ void AdaptationPolicy::observe(double measured_ms) {
   const double sample = measured_ms / last_raw_ms_;
   ratio_ = std::clamp((1 - alpha) * ratio_ + alpha * sample,
                       config_.feedback_min, config_.feedback_max);
+}
+
+Decision AdaptationPolicy::overrun(double measured_ms, double load,
+                                   double clock_ratio) {
+  observe(measured_ms);  // validates, and keeps the EMA's history
+  if (last_raw_ms_ > 0) {
+    ratio_ = std::clamp(std::max(ratio_, measured_ms / last_raw_ms_),
+                        config_.feedback_min, config_.feedback_max);
+  }
+  return decide(load, clock_ratio);
 }
 
 void AdaptationPolicy::reset() {

@@ -64,6 +64,12 @@ struct PolicyConfig {
   /// exit whose softmax confidence reaches it; 0 = off. The policy only
   /// carries it.
   double early_exit_threshold = 0;
+  /// Measured overruns of T in a row after which the controller reacts at
+  /// once, between monitor samples (AdaptationController::observe); 0 = off.
+  int overrun_streak = 2;
+  /// Whether such a reaction may downgrade the variant (through overrun())
+  /// when no intra-op thread is left to give up; false = threads only.
+  bool overrun_downgrade = true;
 
   template <typename V>
   void visit(V& v) {
@@ -79,6 +85,10 @@ struct PolicyConfig {
       "highest feedback ratio");
     v("early_exit_threshold", early_exit_threshold, check::in_range(0.0, 1.0),
       "tau; 0 = off");
+    v("overrun_streak", overrun_streak, check::in_range(0, 1000),
+      "overruns of T in a row that trigger a decision at once; 0 = off");
+    v("overrun_downgrade", overrun_downgrade,
+      "an overrun at one thread may downgrade the variant");
   }
 };
 
@@ -125,6 +135,15 @@ class AdaptationPolicy {
   /// decision). Throws UsageError before the first decision or for a
   /// measurement that is not a finite number > 0.
   void observe(double measured_ms);
+
+  /// A confirmed overrun: the running variant measured `measured_ms` > T
+  /// several times in a row (the caller decides how many). The feedback
+  /// ratio jumps to at least measured / predicted instead of moving by one
+  /// EMA step, so the evidence counts in full, and a decision follows at
+  /// once under `load` and `clock_ratio` (a downgrade, since the running
+  /// variant is now predicted over T). Later observe() calls pull the ratio
+  /// back as usual. Throws as observe() does.
+  Decision overrun(double measured_ms, double load, double clock_ratio = 1.0);
 
   /// Predicted latency of `row` under `load` and `clock_ratio`, feedback
   /// ratio included. Throws UsageError for a row out of range.

@@ -52,6 +52,13 @@ int ThreadGovernor::update(std::optional<double> background) {
   return threads_;
 }
 
+int ThreadGovernor::shed() {
+  if (config_.enabled && threads_ > 1) --threads_;
+  candidate_ = 0;
+  streak_ = 0;
+  return threads_;
+}
+
 double ThreadGovernor::contention(double background) const {
   if (!std::isfinite(background)) return background;
   const double busy = std::clamp(background, 0.0, 1.0) * double(cores_);

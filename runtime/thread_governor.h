@@ -46,6 +46,10 @@ class ThreadGovernor {
   /// absent reading changes nothing) and returns the thread count to use.
   int update(std::optional<double> background);
   int threads() const { return threads_; }
+  /// Gives one thread up at once (never below 1), for a measured overrun
+  /// the load readings have not shown yet; the next update() may take it
+  /// back, after `settle` samples as usual. Returns the thread count.
+  int shed();
   /// The share of `threads` worker time the background takes from them: the
   /// busy cores beyond those left to inference, spread over its threads,
   ///     clamp((background · cores − (cores − threads)) / threads, 0, 1).

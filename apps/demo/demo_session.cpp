@@ -187,6 +187,7 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
   summary.decision_us_max = status.decision_us_max;
   summary.switch_us_max = status.switch_us_max;
   summary.thread_changes = status.thread_changes;
+  summary.reflexes = adaptive ? status.reflexes : 0;
   for (const auto& [v, count] : per_variant) {
     summary.variant_share[engine_.space().to_string(engine_.variants()[v])] =
         double(count) / n;

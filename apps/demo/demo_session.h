@@ -70,6 +70,7 @@ struct PhaseSummary {
   size_t decisions = 0;
   double decision_us_mean = 0, decision_us_max = 0, switch_us_max = 0;
   size_t thread_changes = 0;
+  size_t reflexes = 0;  ///< reactions to measured overruns (adaptive only)
   /// Walk-forward error of the AR forecast on this phase's recorded load
   /// series (monitor period steps ahead) against the naive last-value
   /// forecast; 0 forecasts when the series was too short.

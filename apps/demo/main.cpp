@@ -50,6 +50,8 @@ struct Args {
   double early_exit = 0;
   int hysteresis = 3;
   double margin = 0.1;
+  int overrun_streak = 2;
+  bool overrun_downgrade = true;
   int monitor_period_ms = 100;
   std::string device;
   std::string data;
@@ -98,6 +100,7 @@ nlohmann::json to_json(const demo::PhaseSummary& s) {
   j["decision_us_max"] = s.decision_us_max;
   j["switch_us_max"] = s.switch_us_max;
   j["thread_changes"] = s.thread_changes;
+  j["reflexes"] = s.reflexes;
   j["forecast_mae"] = s.forecast.ar_mae;
   j["naive_forecast_mae"] = s.forecast.naive_mae;
   j["forecasts_scored"] = s.forecast.forecasts;
@@ -166,6 +169,8 @@ int run(const Args& args, const std::string& exe) {
   options.policy.budget_ms = args.budget_ms;
   options.policy.hysteresis = args.hysteresis;
   options.policy.margin = args.margin;
+  options.policy.overrun_streak = args.overrun_streak;
+  options.policy.overrun_downgrade = args.overrun_downgrade;
   options.policy.early_exit_threshold = args.early_exit;
   runtime::validate_policy_config(options.policy);
   options.threads = exec.threads;
@@ -248,10 +253,11 @@ int run(const Args& args, const std::string& exe) {
     fmt::print(
         "adaptive vs static: mean latency {:.1f}% lower, accuracy {:+.2f} "
         "points, misses {:.2f}% vs {:.2f}%; {} switches, decision {:.1f} µs "
-        "mean ({:.1f} max), switch {:.2f} µs max, {} thread-count changes\n",
+        "mean ({:.1f} max), switch {:.2f} µs max, {} thread-count changes, "
+        "{} overrun reflexes\n",
         100 * lower, -100 * drop, 100 * a->miss_rate, 100 * s->miss_rate,
         a->switches, a->decision_us_mean, a->decision_us_max, a->switch_us_max,
-        a->thread_changes);
+        a->thread_changes, a->reflexes);
   }
   for (const auto& p : phases) {
     if (p.forecast.forecasts == 0) continue;
@@ -317,6 +323,14 @@ int main(int argc, char** argv) {
                  "decisions a better variant must stay feasible")
       ->capture_default_str();
   app.add_option("--margin", args.margin, "share of the budget kept free")
+      ->capture_default_str();
+  app.add_option("--overrun-streak", args.overrun_streak,
+                 "overruns of the budget in a row that trigger a reaction "
+                 "before the next monitor sample; 0 = off")
+      ->capture_default_str();
+  app.add_option("--overrun-downgrade", args.overrun_downgrade,
+                 "at one thread, an overrun reaction may downgrade the "
+                 "variant (true|false)")
       ->capture_default_str();
   app.add_option("--monitor-period-ms", args.monitor_period_ms,
                  "resource sampling period")

@@ -36,12 +36,13 @@ struct Fixture {
   AdaptationController controller(
       double budget_ms, int hysteresis = 2,
       std::optional<ThreadGovernor> governor = std::nullopt,
-      double quantile = 0.5) {
+      double quantile = 0.5, int overrun_streak = 0) {
     PolicyConfig config;
     config.budget_ms = budget_ms;
     config.hysteresis = hysteresis;
     config.margin = 0;
     config.feedback_smoothing = 0.5;
+    config.overrun_streak = overrun_streak;
     AdaptationPolicy policy(rows, layers, model, config);
     ForecastConfig forecast;
     forecast.order = 1;
@@ -154,6 +155,66 @@ TEST(AdaptationController, FeedsTheTailQuantileOfTheLatencies) {
   EXPECT_THROW(AdaptationController(f.engine, policy, f.engine_index, {}, {},
                                     std::nullopt, 0.3),
                UsageError);
+}
+
+InferenceResult result_of(const AdaptiveEngine& engine, double latency_ms) {
+  InferenceResult r;
+  r.variant = engine.active();
+  r.exit = engine.variants()[r.variant].exit;
+  r.latency_ms = latency_ms;
+  return r;
+}
+
+// A burst the monitor has not seen yet: two overruns in a row give a thread
+// up at once; the next sample, showing no load, takes it back.
+TEST(AdaptationController, OverrunsShedAThreadBeforeTheNextSample) {
+  Fixture f;
+  auto controller =
+      f.controller(6.5, 2, ThreadGovernor({true, 0, 0.25, 1}, 2), 0.5, 2);
+  const size_t running = f.engine.active();
+  controller.observe(result_of(f.engine, 9));
+  controller.observe(result_of(f.engine, 5));  // in budget: streak broken
+  controller.observe(result_of(f.engine, 9));
+  EXPECT_EQ(f.engine.threads(), 2);
+  controller.observe(result_of(f.engine, 9));
+  EXPECT_EQ(f.engine.threads(), 1);
+  ControllerStatus s = controller.status();
+  EXPECT_EQ(s.reflexes, 1u);
+  EXPECT_EQ(s.threads, 1);
+  EXPECT_EQ(s.thread_changes, 1u);
+  EXPECT_EQ(f.engine.active(), running);  // the cheaper remedy first
+  // One reflex per monitor period.
+  for (int i = 0; i < 4; ++i) controller.observe(result_of(f.engine, 9));
+  EXPECT_EQ(controller.status().reflexes, 1u);
+  EXPECT_EQ(f.engine.active(), running);
+  controller.on_sample(Fixture::sample(0.0));
+  EXPECT_EQ(f.engine.threads(), 2);
+}
+
+// At one thread the policy steps in: the overrun counts in full (ratio ≥
+// measured / predicted) and the decision is a downgrade, not one EMA step.
+TEST(AdaptationController, OverrunsAtOneThreadDowngradeAtOnce) {
+  Fixture f;
+  auto controller = f.controller(6.5, 2, std::nullopt, 0.5, 2);
+  EXPECT_EQ(f.engine.variants()[f.engine.active()].exit, 2);
+  controller.observe(result_of(f.engine, 13));
+  EXPECT_EQ(f.engine.variants()[f.engine.active()].exit, 2);
+  controller.observe(result_of(f.engine, 12.2));
+  EXPECT_LT(f.engine.variants()[f.engine.active()].exit, 2);
+  ControllerStatus s = controller.status();
+  EXPECT_EQ(s.reflexes, 1u);
+  EXPECT_EQ(s.switches, 1u);
+  EXPECT_EQ(s.last.reason, Decision::Reason::kDowngrade);
+  EXPECT_GE(s.feedback_ratio, 12.2 / 6.1 - 1e-9);
+  EXPECT_EQ(s.variant, f.engine.active());
+
+  // Off: the same overruns only wait for the next decision's feedback.
+  Fixture g;
+  auto off = g.controller(6.5, 2, std::nullopt, 0.5, 0);
+  const size_t running = g.engine.active();
+  for (int i = 0; i < 4; ++i) off.observe(result_of(g.engine, 13));
+  EXPECT_EQ(g.engine.active(), running);
+  EXPECT_EQ(off.status().reflexes, 0u);
 }
 
 TEST(AdaptationController, SamplesWithoutALoadAreSkipped) {

@@ -31,6 +31,18 @@ TEST(ThreadGovernor, GivesThreadsUpAtOnceAndTakesThemBackAfterSettle) {
   EXPECT_EQ(g.update(0.0), 2);  // third in a row
 }
 
+TEST(ThreadGovernor, ShedGivesOneThreadUpUntilTheLoadSaysOtherwise) {
+  ThreadGovernor g({true, 0, 0.25, 2}, 4);
+  EXPECT_EQ(g.shed(), 3);
+  EXPECT_EQ(g.shed(), 2);
+  EXPECT_EQ(g.update(0.0), 2);  // idle: want 4, but only after settle = 2
+  EXPECT_EQ(g.update(0.0), 4);
+  ThreadGovernor one({true, 1, 0.25, 1}, 4);
+  EXPECT_EQ(one.shed(), 1);  // never below one
+  ThreadGovernor off({false, 0, 0.25, 1}, 4);
+  EXPECT_EQ(off.shed(), 4);
+}
+
 TEST(ThreadGovernor, AbsentReadingsAndDisabledChangeNothing) {
   ThreadGovernor g({true, 0, 0.25, 1}, 2);
   EXPECT_EQ(g.update(std::nullopt), 2);
