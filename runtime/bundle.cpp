@@ -20,6 +20,7 @@
 #include "core/sha256.h"
 #include "core/variant.h"
 #include "core/version.h"
+#include "operators/weight_loading.h"
 #include "search/performance_tables.h"
 
 namespace adascale::runtime {
@@ -283,34 +284,11 @@ LoadedBundle load_bundle(const std::string& dir) {
   } catch (const c10::Error&) {
     throw DataError(weights_source + ": not a readable weights archive");
   }
-  // Module::load() takes a stored tensor of any shape in place of the
-  // module's own, so shapes and types are compared here.
-  std::map<std::string, std::pair<std::vector<int64_t>, at::ScalarType>>
-      expected;
-  for (const auto& p : out.net->named_parameters())
-    expected[p.key()] = {p.value().sizes().vec(), p.value().scalar_type()};
-  for (const auto& b : out.net->named_buffers())
-    expected[b.key()] = {b.value().sizes().vec(), b.value().scalar_type()};
   try {
-    out.net->load(archive);
-  } catch (const c10::Error& e) {
-    std::string what = e.what_without_backtrace();
-    throw DataError(weights_source + ": weights do not fit the model: " +
-                    what.substr(0, what.find('\n')));
+    operators::load_weights_checked(*out.net, archive);
+  } catch (const DataError& e) {
+    throw DataError(weights_source + ": " + e.what());
   }
-  auto check = [&](const std::string& name, const torch::Tensor& t) {
-    const auto& [sizes, type] = expected.at(name);
-    if (t.sizes().vec() != sizes || t.scalar_type() != type) {
-      throw DataError(fmt::format(
-          "{}: weights do not fit the model: {} is {} [{}], the model's is "
-          "{} [{}]",
-          weights_source, name, c10::toString(t.scalar_type()),
-          fmt::join(t.sizes(), "x"), c10::toString(type),
-          fmt::join(sizes, "x")));
-    }
-  };
-  for (const auto& p : out.net->named_parameters()) check(p.key(), p.value());
-  for (const auto& b : out.net->named_buffers()) check(b.key(), b.value());
   out.net->eval();
   return out;
 }

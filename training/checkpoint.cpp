@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "operators/weight_loading.h"
 #include "training/training_optimizer.h"
 
 namespace adascale::training {
@@ -150,13 +151,16 @@ CheckpointReader::CheckpointReader(const std::string& path,
 }
 
 void CheckpointReader::restore_model(torch::nn::Module& model) {
+  torch::serialize::InputArchive weights;
   try {
-    torch::serialize::InputArchive weights;
     archive_.read("model", weights);
-    model.load(weights);
-  } catch (const c10::Error& e) {
-    std::string what = e.what_without_backtrace();
-    fail("weights do not fit the model: " + what.substr(0, what.find('\n')));
+  } catch (const c10::Error&) {
+    fail("holds no model weights");
+  }
+  try {
+    operators::load_weights_checked(model, weights);
+  } catch (const DataError& e) {
+    fail(e.what());
   }
 }
 
