@@ -142,19 +142,19 @@ void AdaptationController::count_overrun(double latency_ms) {
       overruns_ == 0 ? latency_ms : std::min(overrun_min_ms_, latency_ms);
   if (++overruns_ < trigger || !reflex_armed_) return;
   overruns_ = 0;
+  const bool can_shed = governor_ && governor_->threads() > 1;
+  if (!can_shed && !policy_.config().overrun_downgrade) return;
   reflex_armed_ = false;
   ++status_.reflexes;
   // Latencies measured before the remedy describe the old configuration.
   pending_.clear();
-  if (governor_ && governor_->threads() > 1) {
+  if (can_shed) {
     status_.threads = governor_->shed();
     engine_.set_threads(status_.threads);
     ++status_.thread_changes;
     return;
   }
-  if (policy_.config().overrun_downgrade) {
-    apply(policy_.overrun(overrun_min_ms_, policy_load_, clock_ratio_));
-  }
+  apply(policy_.overrun(overrun_min_ms_, policy_load_, clock_ratio_));
 }
 
 ControllerStatus AdaptationController::status() const {

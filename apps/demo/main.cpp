@@ -51,7 +51,7 @@ struct Args {
   int hysteresis = 3;
   double margin = 0.1;
   int overrun_streak = 2;
-  bool overrun_downgrade = true;
+  bool overrun_downgrade = false;
   int monitor_period_ms = 100;
   std::string device;
   std::string data;

@@ -36,13 +36,15 @@ struct Fixture {
   AdaptationController controller(
       double budget_ms, int hysteresis = 2,
       std::optional<ThreadGovernor> governor = std::nullopt,
-      double quantile = 0.5, int overrun_streak = 0) {
+      double quantile = 0.5, int overrun_streak = 0,
+      bool overrun_downgrade = true) {
     PolicyConfig config;
     config.budget_ms = budget_ms;
     config.hysteresis = hysteresis;
     config.margin = 0;
     config.feedback_smoothing = 0.5;
     config.overrun_streak = overrun_streak;
+    config.overrun_downgrade = overrun_downgrade;
     AdaptationPolicy policy(rows, layers, model, config);
     ForecastConfig forecast;
     forecast.order = 1;
@@ -208,13 +210,16 @@ TEST(AdaptationController, OverrunsAtOneThreadDowngradeAtOnce) {
   EXPECT_GE(s.feedback_ratio, 12.2 / 6.1 - 1e-9);
   EXPECT_EQ(s.variant, f.engine.active());
 
-  // Off: the same overruns only wait for the next decision's feedback.
-  Fixture g;
-  auto off = g.controller(6.5, 2, std::nullopt, 0.5, 0);
-  const size_t running = g.engine.active();
-  for (int i = 0; i < 4; ++i) off.observe(result_of(g.engine, 13));
-  EXPECT_EQ(g.engine.active(), running);
-  EXPECT_EQ(off.status().reflexes, 0u);
+  // Off, or threads only: the same overruns only wait for the next
+  // decision's feedback.
+  for (auto [streak, downgrade] : {std::pair{0, true}, std::pair{2, false}}) {
+    Fixture g;
+    auto off = g.controller(6.5, 2, std::nullopt, 0.5, streak, downgrade);
+    const size_t running = g.engine.active();
+    for (int i = 0; i < 4; ++i) off.observe(result_of(g.engine, 13));
+    EXPECT_EQ(g.engine.active(), running);
+    EXPECT_EQ(off.status().reflexes, 0u);
+  }
 }
 
 TEST(AdaptationController, SamplesWithoutALoadAreSkipped) {
