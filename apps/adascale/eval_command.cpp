@@ -55,7 +55,7 @@ void run_eval(const EvalOptions& opt) {
 
   if (!run.spec.elastic()) {
     auto trainee = training::make_model_trainee(run.model, run.spec.name);
-    auto acc = training::evaluate_exits(*trainee, {0}, 1, loader);
+    auto acc = training::evaluate_exits(*trainee, {0}, 1, loader, opt.limit);
     auto p = search::profile(run.model, shape);
     nlohmann::json e = accuracy_json(acc[0]);
     e["exit"] = 1;
