@@ -7,7 +7,6 @@ mean latency, accuracy and deadline misses with the paper's 60.1% / 60.2%
 latency reductions at an accuracy drop of at most 5.2%."""
 import csv
 import json
-from pathlib import Path
 
 from common import ROOT, DriverError, binary, main, table
 

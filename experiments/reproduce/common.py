@@ -296,6 +296,28 @@ def _cell(v):
     return "" if v is None else v
 
 
+
+def niced(exp: "Experiment", cmd: list) -> list:
+    """``cmd`` under ``nice -n <exp.config['nice']>`` when that is set."""
+    n = exp.config.get("nice", 0)
+    cmd = [str(c) for c in cmd]
+    return ["nice", "-n", str(n)] + cmd if n else cmd
+
+
+def rel(path) -> str:
+    """``path`` relative to the repository root when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def fmt(v, digits: int = 2) -> str:
+    """A report cell: floats to ``digits`` places, missing values as a dash."""
+    if v is None or (isinstance(v, float) and v != v):
+        return "—"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
 def table(columns: list, rows: list) -> list:
     """A Markdown table as lines; cells are printed as given."""
     out = ["| " + " | ".join(columns) + " |",

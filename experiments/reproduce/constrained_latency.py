@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import signal
 import statistics
@@ -37,7 +36,7 @@ import time
 from pathlib import Path
 
 from common import (ROOT, DriverError, Experiment, binary, load_average, main, require,
-                    table)
+                    fmt, niced, rel, table)
 
 NAME = "constrained_latency"
 LABELS = {
@@ -48,22 +47,10 @@ LABELS = {
 CGROUP_NAME = "adascale_reproduce_quota"
 
 
-def niced(exp: Experiment, cmd: list) -> list:
-    n = exp.config.get("nice", 0)
-    return ["nice", "-n", str(n)] + [str(c) for c in cmd] if n else [str(c) for c in cmd]
 
 
-def fmt(v, digits=2) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
-def rel(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
 class Skip(Exception):

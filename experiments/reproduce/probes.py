@@ -150,7 +150,7 @@ def body(exp: Experiment) -> None:
         "",
         f"paper.yaml: {exp.paper.get('note', 'no figures')}.",
         "",
-        f"- **Accuracy rises with depth:** "
+        "- **Accuracy rises with depth:** "
         + (f"it does here, monotonically, from {pct(rows[0]['test_top1'])} after "
            f"`{rows[0]['block']}` to {pct(rows[-1]['test_top1'])} after `{rows[-1]['block']}`."
            if rising else

@@ -32,7 +32,7 @@ import statistics
 from pathlib import Path
 
 from common import (ROOT, DriverError, Experiment, binary, load_average, load_yaml,
-                    main, table)
+                    fmt, main, niced, rel, table)
 
 NAME = "tables3_4"
 PAPER_COLUMNS = ["top1_pct", "train_memory_mb", "train_hours", "storage_mb",
@@ -46,9 +46,6 @@ MIB = 2 ** 20
 
 
 # -- small helpers -------------------------------------------------------------
-def niced(exp: Experiment, cmd: list) -> list:
-    n = exp.config.get("nice", 0)
-    return ["nice", "-n", str(n)] + [str(c) for c in cmd] if n else [str(c) for c in cmd]
 
 
 def read_json(path: Path) -> dict:
@@ -66,19 +63,8 @@ def read_csv(path: Path) -> list:
         raise DriverError(f"{rel(path)}: {e}") from None
 
 
-def rel(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
-def fmt(v, digits=2) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
 
 
 def spearman(xs: list, ys: list) -> float | None:

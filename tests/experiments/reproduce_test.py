@@ -167,10 +167,6 @@ class ReproduceTest(unittest.TestCase):
         self.assertTrue(md.rstrip().endswith("![plot](plot.png)"))
 
     def test_figure_saves_plot(self):
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            self.skipTest("matplotlib missing (scripts/setup.sh installs it)")
         self.write("experiments/reproduce/demo.yaml", "x: 1\n")
         exp = self.experiment()
         with exp.figure(1, 2) as (fig, axes):
