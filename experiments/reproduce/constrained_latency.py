@@ -501,6 +501,17 @@ def report(exp, run, bundle, models, results, summary_rows, skipped, acc) -> Non
             "period: medians barely move and the cost shows in the tail (adaptive p95 "
             f"{fmt(s['ad'].get('latency_p95_ms'))} ms) and in throughput, not in the "
             "median figures above.")
+    stressed = [s for s in summary_rows if s["spec"].get("stress_cpu")]
+    if stressed:
+        lines.append(
+            "- *Under stress-ng* (" + ", ".join(f"`{s['spec']['name']}`" for s in stressed)
+            + "): every fixed-thread entry (the baselines and the eager and engine exits) "
+            "runs 2 intra-op threads, and a parallel region waits for whichever worker the "
+            "scheduler has descheduled, so latencies jump to hundreds of ms and vary from "
+            "run to run (the engine row of one stress context can read fast and the other "
+            "slow). The adaptive runtime's thread governor drops to the cores the stressors "
+            "leave, which is where its 100×+ speed-ups come from: they compare a deployment "
+            "that adapts its threads with ones that do not, not the networks alone.")
     lines.append(
         "- *Machine noise*: this VM is shared; the load average before each context is in "
         "the latency table, and a context measured while another job ran reads slower.")
