@@ -14,6 +14,7 @@ PACKAGES=(
   libgtest-dev libhdf5-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
   libssl-dev                                              # SHA-256 of bundle files
   python3-matplotlib python3-torch python3-torchvision   # plots, comparisons
+  python3-yaml                                            # reproduction drivers (experiments/reproduce)
   stress-ng                                               # background load in benchmarks
   dataset-fashion-mnist
 )
