@@ -34,6 +34,13 @@ int64_t peak_resident_bytes() {
   return status_kib("VmHWM") * 1024;
 }
 
+bool reset_peak_resident() {
+  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (f == nullptr) return false;
+  const bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
+}
+
 int64_t resident_bytes() {
   return status_kib("VmRSS") * 1024;
 }

@@ -129,6 +129,9 @@ TrainingReport MultiStageTrainer::run(bool resume) {
 
   for (; state.stage < stages && !state.finished; ++state.stage) {
     const int stage = state.stage;
+    // Each stage's metrics rows then carry its own peak memory (the
+    // paper's per-stage training memory), not the process's so far.
+    core::reset_peak_resident();
     const std::vector<int> trunk = state.trunk;
     const std::vector<std::string> heads = trainee_.heads(stage, trunk);
     const int epochs = cfg.epochs_of(size_t(stage));
@@ -146,8 +149,10 @@ TrainingReport MultiStageTrainer::run(bool resume) {
     stage_report.stage = stage;
     stage_report.heads = heads;
     core::Stopwatch stage_clock;
-    log.info("stage {}/{}: training {} ({} mode, up to {} epochs{})", stage + 1,
-             stages, fmt::join(heads, ", "), cfg.mode, epochs,
+    // The mode only says how the prefix trains: stage 1 has none.
+    log.info("stage {}/{}: training {} ({}up to {} epochs{})", stage + 1,
+             stages, fmt::join(heads, ", "),
+             stage > 0 ? cfg.mode + " mode, " : std::string(), epochs,
              target > 0 ? ", target " + percent(target) : "");
     // A resumed stage may already have met its target before the restart.
     bool reached = target > 0 && state.epoch > 0 &&

@@ -39,5 +39,18 @@ TEST(MemoryUsage, PeakGrowsWithTouchedMemory) {
   EXPECT_GE(peak_resident_bytes() - peak_before, 60 * kMiB);
 }
 
+// A training stage's peak must not include an earlier stage's: after a
+// reset the peak starts again from what is resident now.
+TEST(MemoryUsage, ResetStartsThePeakOver) {
+  {
+    auto block = touch(peak_resident_bytes() - resident_bytes() + 96 * kMiB);
+  }  // freed: resident drops, the peak stays
+  const int64_t high = peak_resident_bytes();
+  ASSERT_GE(high - resident_bytes(), 64 * kMiB);
+  ASSERT_TRUE(reset_peak_resident()) << "/proc/self/clear_refs not writable";
+  EXPECT_LT(peak_resident_bytes(), high - 64 * kMiB);
+  EXPECT_GE(peak_resident_bytes(), resident_bytes() - kMiB);
+}
+
 }  // namespace
 }  // namespace adascale::core
