@@ -570,12 +570,28 @@ def body(exp: Experiment) -> None:
                     exp, f"{key}_elastic_stage{k}",
                     ["--config", rel(elastic / "config.yaml"), "--model", "elastic",
                      "--stage", k], steps)
+            # The same network trained at the baselines' budget (one epoch per
+            # stage, same recipe), so one top-1 column compares like with like.
+            same = exp.config.get("same_budget_elastic")
+            if same:
+                _, s = train_zoo(exp, key, same, dataset_yaml, classes)
+                top1 = {int(e["exit"]): 100 * e["top1"] for e in s.get("test", [])}
+                for r in ada:
+                    r["top1_same_budget_pct"] = top1.get(int(r["model"][-1]))
+                notes.append(
+                    f"AdaScale at the baselines' budget: `{same}` trained by the same recipe "
+                    f"and `--set`s as the zoo (one epoch over the first "
+                    f"{exp.setting('train_limit', int):,} images per stage, freeze mode) "
+                    "reached " + ", ".join(f"exit {k} {v:.2f}%" for k, v in sorted(top1.items()))
+                    + " on the test set (column `top1_same_budget_pct` of results.csv); the "
+                    "baselines saw that budget once, each AdaScale exit once per stage.")
             part += ada
         add_paper(exp, key, part)
         rows += part
 
     energy_cols = [f"energy_{d}_mj" for d in exp.config.get("energy_devices", [])]
-    columns = (["dataset", "model", "label", "top1_pct", "val_top1_after_stage_pct",
+    columns = (["dataset", "model", "label", "top1_pct", "top1_same_budget_pct",
+                "val_top1_after_stage_pct",
                 "train_memory_mb", "train_memory_run_mb", "train_hours", "train_images",
                 "train_s_per_kimg", "storage_mb", "params_m", "latency_ms",
                 "latency_engine_ms"] + energy_cols
