@@ -360,7 +360,7 @@ TEST(AdaptationPolicy, FiveHundredVariantsReduceToASmallFront) {
 }
 
 TEST(AdaptationPolicy, AnOverrunCountsInFullAndDowngradesAtOnce) {
-  auto policy = ladder_policy();  // feedback_smoothing 0.5
+  auto policy = ladder_policy();          // feedback_smoothing 0.5
   ASSERT_EQ(policy.decide(0.0).row, 4u);  // 10 ms predicted
   // One EMA step would give 1.5 and keep the variant (15 ≤ T); an overrun
   // takes the whole measured / predicted = 2.
