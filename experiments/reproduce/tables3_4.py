@@ -159,6 +159,17 @@ def train_zoo(exp: Experiment, key: str, model: str, dataset_yaml: str | None,
     return out, read_json(summary)
 
 
+def training_columns(run_peak: float, stage_s: float | None, images: float,
+                     train_s: float) -> dict:
+    """The training-cost cells a zoo row and an AdaScale stage row share."""
+    return {
+        "train_memory_run_mb": run_peak / MIB or None,
+        "train_hours": stage_s / 3600 if stage_s else None,
+        "train_images": round(images),
+        "train_s_per_kimg": 1000 * train_s / images if images else None,
+    }
+
+
 def train_images_and_seconds(rows: list, stage: int) -> tuple[float, float]:
     """Images trained on and pure training seconds of one stage (one head's
     train rows: all heads of a stage share the pass)."""
@@ -246,10 +257,7 @@ def zoo_row(exp, key, model, classes, run_dir, summary, latency) -> dict:
     return {
         "dataset": key, "model": model, "label": LABELS.get(model, model),
         "top1_pct": 100 * test[0]["top1"],
-        "train_memory_run_mb": run_peak / MIB or None,
-        "train_hours": stage_s / 3600 if stage_s else None,
-        "train_images": round(images),
-        "train_s_per_kimg": 1000 * train_s / images if images else None,
+        **training_columns(run_peak, stage_s, images, train_s),
         "storage_mb": info["storage_fp32_bytes"] / MIB,
         "params_m": info["params"] / 1e6,
         "latency_ms": latency.get(model),
@@ -314,10 +322,7 @@ def adascale_rows(exp, key, run: Path, latency: dict, engine: dict) -> tuple[lis
             "dataset": key, "model": f"adascale_stage{k}", "label": f"AdaScale stage {k} ({variant})",
             "top1_pct": 100 * test[k]["top1"] if k in test else None,
             "val_top1_after_stage_pct": 100 * float(own[0]["top1"]) if own else None,
-            "train_memory_run_mb": run_peak / MIB or None,
-            "train_hours": stage_s / 3600 if stage_s else None,
-            "train_images": round(images),
-            "train_s_per_kimg": 1000 * train_s / images if images else None,
+            **training_columns(run_peak, stage_s, images, train_s),
             "storage_mb": pv["storage"] / MIB,
             "params_m": pv["params"] / 1e6,
             "latency_ms": lat[1] if lat else None,
