@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/heap_reuse.h"
 #include "core/logging.h"
 #include "core/run_config.h"
 
@@ -64,10 +65,11 @@ Execution setup_execution(const std::string& threads, const std::string& device,
         tbb::global_control::max_allowed_parallelism,
         static_cast<size_t>(e.threads));
   }
+  e.heap_reuse = reuse_freed_heap_memory();
   torch::manual_seed(seed);
   if (e.device == "cuda") torch::cuda::manual_seed_all(seed);
-  log::debug("execution: {} threads, device {}, seed {}", e.threads, e.device,
-             seed);
+  log::debug("execution: {} threads, device {}, seed {}, heap reuse {}",
+             e.threads, e.device, seed, e.heap_reuse);
   return e;
 }
 

@@ -12,6 +12,7 @@ struct Execution {
   int threads = 1;             ///< intra-op and TBB threads in use
   std::string device = "cpu";  ///< "cpu" or "cuda"
   uint64_t seed = 0;
+  bool heap_reuse = false;  ///< freed tensor memory kept (core/heap_reuse.h)
 };
 
 /// "auto" = hardware threads; else the number. Throws ConfigError.
@@ -20,8 +21,9 @@ int resolve_threads(const std::string& threads);
 /// "auto" = cuda when available, else cpu; "cuda" without a GPU is an error.
 std::string resolve_device(const std::string& device);
 
-/// Sets LibTorch intra-op threads, the TBB parallelism limit, the device and
-/// seeds LibTorch's generators. Safe to call again with other values.
+/// Sets LibTorch intra-op threads, the TBB parallelism limit, the device,
+/// seeds LibTorch's generators and keeps freed tensor memory for reuse
+/// (core/heap_reuse.h). Safe to call again with other values.
 Execution setup_execution(const std::string& threads, const std::string& device,
                           uint64_t seed);
 
