@@ -7,7 +7,9 @@ through a DataLoader (batch 128, shuffle, drop_last), SGD (momentum 0.9,
 nesterov, weight decay 5e-4), cross entropy: one epoch over the first
 --images training images, data loading included. The best of 0 and 2
 loader workers is reported (on 2 cores workers compete with compute).
-Prints one JSON object. Run by bench_training; usable alone.
+--channels-last puts the model and every batch in NHWC memory, as the
+C++ side's CIFAR configs do. Prints one JSON object. Run by
+bench_training; usable alone.
 """
 import argparse
 import json
@@ -25,11 +27,12 @@ from loader_throughput import InMemoryCifar, read_cifar10_train  # noqa: E402
 from model_latency import MODELS  # noqa: E402
 
 
-def one_epoch(model, loader, optimizer, criterion):
+def one_epoch(model, loader, optimizer, criterion, memory_format):
     model.train()
     seen = 0
     start = time.perf_counter()
     for x, y in loader:
+        x = x.contiguous(memory_format=memory_format)
         loss = criterion(model(x), y)
         optimizer.zero_grad()
         loss.backward()
@@ -46,8 +49,11 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", default="0,2")
+    ap.add_argument("--channels-last", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    memory_format = (torch.channels_last if args.channels_last
+                     else torch.contiguous_format)
     torch.manual_seed(0)
     images, labels = read_cifar10_train(args.root)
     images, labels = images[: args.images], labels[: args.images]
@@ -63,14 +69,14 @@ def main():
     for name in args.models.split(","):
         results = {}
         for workers in (int(w) for w in args.workers.split(",")):
-            model = MODELS[name](10)
+            model = MODELS[name](10).to(memory_format=memory_format)
             optimizer = torch.optim.SGD(model.parameters(), lr=0.05,
                                         momentum=0.9, nesterov=True,
                                         weight_decay=5e-4)
             loader = DataLoader(ds, batch_size=args.batch, shuffle=True,
                                 drop_last=True, num_workers=workers)
             seen, seconds = one_epoch(model, loader, optimizer,
-                                      nn.CrossEntropyLoss())
+                                      nn.CrossEntropyLoss(), memory_format)
             results[f"workers_{workers}"] = seen / seconds
         best = max(results, key=results.get)
         out["images_per_second"][name] = {"by_workers": results,
