@@ -34,7 +34,8 @@ double mean(const std::vector<double>& v) {
 }  // namespace
 
 DemoSession::DemoSession(runtime::AdaptiveEngine& engine,
-                         runtime::VariantRows rows, const TestImages& images,
+                         runtime::VariantRows rows,
+                         const datasets::NormalizedImages& images,
                          DemoOptions options, LoadSwitch load)
     : engine_(engine),
       rows_(std::move(rows)),

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/demo/test_images.h"
+#include "datasets/normalized_images.h"
 #include "runtime/adaptation_policy.h"
 #include "runtime/adaptive_engine.h"
 #include "runtime/ar_forecaster.h"
@@ -88,7 +88,8 @@ using LoadSwitch = std::function<void(bool)>;
 class DemoSession {
  public:
   DemoSession(runtime::AdaptiveEngine& engine, runtime::VariantRows rows,
-              const TestImages& images, DemoOptions options, LoadSwitch load);
+              const datasets::NormalizedImages& images, DemoOptions options,
+              LoadSwitch load);
 
   /// Runs the phases the options ask for; returns their summaries.
   std::vector<PhaseSummary> run();
@@ -100,7 +101,7 @@ class DemoSession {
   runtime::AdaptiveEngine& engine_;
   runtime::VariantRows rows_;
   std::vector<size_t> engine_index_;  ///< engine index of each row
-  const TestImages& images_;
+  const datasets::NormalizedImages& images_;
   DemoOptions options_;
   LoadSwitch load_;
   std::vector<SecondRecord> seconds_;

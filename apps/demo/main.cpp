@@ -17,13 +17,13 @@
 
 #include "apps/demo/demo_session.h"
 #include "apps/demo/load_process.h"
-#include "apps/demo/test_images.h"
 #include "apps/demo/timeline_plot.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/execution.h"
 #include "core/logging.h"
 #include "core/timing.h"
+#include "datasets/normalized_images.h"
 #include "runtime/adaptive_engine.h"
 #include "runtime/bundle.h"
 #include "runtime/load_trace.h"
@@ -57,6 +57,8 @@ struct Args {
   std::string data;
   int64_t limit = 0;
   std::string block_mode = "fastest";
+  std::string precision = "fp32";
+  int64_t calibration = 256;
   double warmup_s = 2;
   bool quiet = false;
   bool adapt_threads = true;
@@ -134,15 +136,32 @@ int run(const Args& args, const std::string& exe) {
   runtime::LoadedBundle bundle = runtime::load_bundle(args.bundle);
   core::DatasetConfig dataset = bundle.manifest.dataset;
   if (!args.data.empty()) dataset.root = args.data;
-  demo::TestImages images = demo::load_test_images(
+  datasets::NormalizedImages images = datasets::load_normalized_images(
       dataset, bundle.normalization, bundle.spec.in_channels,
-      bundle.spec.resolution, args.limit);
+      bundle.spec.resolution, datasets::ImageSplit::kTest, args.limit);
 
   runtime::EngineOptions engine_options;
   engine_options.mode = runtime::parse_block_mode(args.block_mode);
+  engine_options.precision = runtime::parse_precision(args.precision);
+  if (engine_options.precision == runtime::Precision::kInt8) {
+    if (args.calibration < 1) {
+      throw UsageError(
+          fmt::format("--calibration must be ≥ 1, got {}", args.calibration));
+    }
+    engine_options.calibration =
+        datasets::load_normalized_images(
+            dataset, bundle.normalization, bundle.spec.in_channels,
+            bundle.spec.resolution, datasets::ImageSplit::kCalibration,
+            args.calibration)
+            .images;
+  }
   runtime::AdaptiveEngine engine(bundle.net, engine_options);
   int optimized = 0;
-  for (const auto& b : engine.blocks()) optimized += b.optimized;
+  int int8 = 0;
+  for (const auto& b : engine.blocks()) {
+    optimized += b.optimized;
+    int8 += b.int8;
+  }
 
   // Variants under the accuracy floor never run: when nothing meets the
   // budget the policy falls back to the fastest variant, which must still
@@ -187,10 +206,10 @@ int run(const Args& args, const std::string& exe) {
   options.static_variant = engine.index_of(baseline);
 
   fmt::print(
-      "adascale-demo: {} ({} variants; {} of {} blocks optimised), {} test "
-      "images, {} threads, budget {} ms, trace {}, tables device {}; ready in "
-      "{:.1f} s\n",
-      args.bundle, usable.size(), optimized, engine.blocks().size(),
+      "adascale-demo: {} ({} variants; {} of {} blocks optimised, {} int8), "
+      "{} test images, {} threads, budget {} ms, trace {}, tables device {}; "
+      "ready in {:.1f} s\n",
+      args.bundle, usable.size(), optimized, engine.blocks().size(), int8,
       images.size(), exec.threads, args.budget_ms,
       trace ? trace->name() : std::string("none (idle)"), rows.device,
       loading.seconds());
@@ -221,6 +240,8 @@ int run(const Args& args, const std::string& exe) {
   summary["threads"] = exec.threads;
   summary["static_variant"] = engine.space().to_string(baseline);
   summary["early_exit_threshold"] = args.early_exit;
+  summary["precision"] = args.precision;
+  summary["int8_blocks"] = int8;
   summary["adapt_threads"] = args.adapt_threads;
   summary["min_accuracy"] = args.min_accuracy;
   summary["feedback_quantile"] = args.feedback_quantile;
@@ -343,6 +364,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--block-mode", args.block_mode,
                  "fastest | eager | optimized engine blocks")
+      ->capture_default_str();
+  app.add_option("--precision", args.precision,
+                 "fp32 | int8 (int8 blocks where they are faster and within "
+                 "5% of the float output)")
+      ->capture_default_str();
+  app.add_option("--calibration", args.calibration,
+                 "held-out images that set the int8 ranges")
       ->capture_default_str();
   app.add_option("--warmup", args.warmup_s, "seconds of untimed warm-up")
       ->capture_default_str();
