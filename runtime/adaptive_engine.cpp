@@ -5,7 +5,9 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/logging.h"
 #include "core/timing.h"
+#include "runtime/int8_quantizer.h"
 #include "runtime/module_tracer.h"
 
 namespace adascale::runtime {
@@ -75,11 +77,10 @@ torch::Tensor to_layout(const torch::Tensor& x, bool mkldnn) {
 // eager form on `example`: an optimisation that changes the answer beyond
 // float reordering is refused.
 torch::jit::Module optimized_block(
-    const std::string& name, torch::nn::Module& module,
+    const std::string& name, const torch::jit::Module& traced,
     const std::function<torch::Tensor(const torch::Tensor&)>& forward,
     const torch::Tensor& example, Layout& layout) {
-  torch::jit::Module optimized =
-      optimize_for_inference(trace_module(module, forward, example, "block"));
+  torch::jit::Module optimized = optimize_for_inference(traced);
   layout = strip_layout_conversions(optimized);
   torch::Tensor want = forward(example);
   torch::Tensor got = to_layout(
@@ -90,6 +91,23 @@ torch::jit::Module optimized_block(
                       " disagrees with its eager form");
   }
   return optimized;
+}
+
+// The int8 form of one block and its relative L2 error against the float
+// form over the calibration images.
+std::pair<torch::jit::Module, double> int8_block(
+    const std::string& name, const torch::jit::Module& traced,
+    const std::function<torch::Tensor(const torch::Tensor&)>& forward,
+    const std::vector<torch::Tensor>& calibration) {
+  torch::jit::Module int8 = quantize_int8(traced, calibration, name);
+  double error = 0, norm = 0;
+  for (const auto& x : calibration) {
+    torch::Tensor want = forward(x);
+    torch::Tensor got = int8.forward({x}).toTensor();
+    error += (got - want).pow(2).sum().item<double>();
+    norm += want.pow(2).sum().item<double>();
+  }
+  return {int8, std::sqrt(error / std::max(norm, 1e-30))};
 }
 
 double median_ms(const std::function<void()>& fn, int repeats) {
@@ -104,6 +122,16 @@ BlockMode parse_block_mode(const std::string& text) {
   if (text == "optimized") return BlockMode::kOptimized;
   throw UsageError("block mode '" + text +
                    "' is not one of fastest, eager, optimized");
+}
+
+Precision parse_precision(const std::string& text) {
+  if (text == "fp32") return Precision::kFloat32;
+  if (text == "int8") return Precision::kInt8;
+  throw UsageError("precision '" + text + "' is not one of fp32, int8");
+}
+
+std::string to_string(Precision precision) {
+  return precision == Precision::kInt8 ? "int8" : "fp32";
 }
 
 std::string to_string(BlockMode mode) {
@@ -130,38 +158,84 @@ torch::Tensor AdaptiveEngine::Block::run(const torch::Tensor& x) const {
 AdaptiveEngine::Block AdaptiveEngine::prepare(
     const std::string& name, std::shared_ptr<torch::nn::Module> module,
     std::function<torch::Tensor(const torch::Tensor&)> forward,
-    const torch::Tensor& example, const EngineOptions& options) {
+    const torch::Tensor& example, const std::vector<torch::Tensor>& calibration,
+    const EngineOptions& options) {
   BlockReport report;
   report.name = name;
   Block block;
   block.eager = module;
   block.eager_forward = forward;
+  std::optional<torch::jit::Module> float_form, int8_form;
+  bool float_mkldnn_in = false;
   if (options.mode != BlockMode::kEager) {
     try {
+      torch::jit::Module traced =
+          trace_module(*module, forward, example, "block");
       Layout layout;
-      block.optimized =
-          optimized_block(name, *module, forward, example, layout);
-      block.mkldnn_in = layout.mkldnn_in;
+      float_form = optimized_block(name, traced, forward, example, layout);
+      float_mkldnn_in = layout.mkldnn_in;
+      if (options.precision == Precision::kInt8) {
+        try {
+          auto [int8, error] = int8_block(name, traced, forward, calibration);
+          report.int8_error = error;
+          if (error <= options.int8_tolerance) {
+            int8_form = int8;
+          } else {
+            log::info("engine: {} stays float: int8 error {:.3f} > {:.3f}",
+                      name, error, options.int8_tolerance);
+          }
+        } catch (const ConfigError& e) {
+          log::info("engine: {} stays float: {}", name, e.what());
+        }
+      }
     } catch (const Error&) {
       // The fastest mode falls back to the eager block; the optimised mode
       // promised every block optimised.
       if (options.mode == BlockMode::kOptimized) throw;
     }
   }
-  if (block.optimized && options.mode == BlockMode::kFastest) {
+  // Each form timed at batch 1 with its layout conversions, as if its
+  // neighbours ran eager.
+  auto time_form = [&](const std::optional<torch::jit::Module>& form,
+                       bool mkldnn_in) {
+    Block b;
+    b.optimized = form;
+    b.mkldnn_in = mkldnn_in;
+    return median_ms([&] { to_layout(b.run(example), false); },
+                     options.timing_repeats);
+  };
+  if (options.mode == BlockMode::kFastest && (float_form || int8_form)) {
     report.eager_ms =
         median_ms([&] { forward(example); }, options.timing_repeats);
-    // Timed with its layout conversions, as if its neighbours ran eager.
-    report.optimized_ms = median_ms(
-        [&] { to_layout(block.run(example), false); }, options.timing_repeats);
-    if (report.eager_ms <= report.optimized_ms) block.optimized.reset();
+    double best = report.eager_ms;
+    if (float_form) {
+      report.optimized_ms = time_form(float_form, float_mkldnn_in);
+      if (report.optimized_ms < best) {
+        best = report.optimized_ms;
+        block.optimized = float_form;
+        block.mkldnn_in = float_mkldnn_in;
+      }
+    }
+    if (int8_form) {
+      report.int8_ms = time_form(int8_form, false);
+      if (report.int8_ms < best) {
+        block.optimized = int8_form;
+        block.mkldnn_in = false;
+        report.int8 = true;
+      }
+    }
+  } else if (options.mode == BlockMode::kOptimized) {
+    report.int8 = int8_form.has_value();
+    block.optimized = int8_form ? int8_form : float_form;
+    block.mkldnn_in = !int8_form && float_mkldnn_in;
   }
   report.optimized = block.optimized.has_value();
   report.mkldnn_in = report.optimized && block.mkldnn_in;
   if (report.optimized) {
     block.eager.reset();  // the optimised constants are the only copy kept
     block.eager_forward = nullptr;
-    weight_bytes_ += constant_bytes(*block.optimized);
+    weight_bytes_ += report.int8 ? packed_weight_bytes(*block.optimized)
+                                 : constant_bytes(*block.optimized);
   } else {
     weight_bytes_ += module_bytes(*block.eager);
   }
@@ -177,6 +251,18 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
                                  options.timing_repeats));
   }
   set_early_exit_threshold(options.early_exit_threshold);
+  const bool int8 = options.precision == Precision::kInt8;
+  if (int8 && options.mode == BlockMode::kEager) {
+    throw UsageError(
+        "int8 precision needs the fastest or optimized block mode, not eager");
+  }
+  if (int8 && !options.calibration.defined()) {
+    throw UsageError("int8 precision needs calibration images");
+  }
+  if (!(options.int8_tolerance > 0)) {
+    throw UsageError(fmt::format("int8 tolerance must be > 0, got {}",
+                                 options.int8_tolerance));
+  }
   for (size_t i = 0; i < variants_.size(); ++i) {
     index_of_key_.emplace(space_.pack(variants_[i]), i);
   }
@@ -190,31 +276,60 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
   torch::Tensor x =
       torch::zeros({1, spec.in_channels, spec.resolution, spec.resolution},
                    torch::TensorOptions().device(device_));
+  // Calibration images travel with the example: chunks of 32, each chunk
+  // through a different candidate of every stage, so that a block's ranges
+  // cover inputs from all its possible predecessors.
+  std::vector<torch::Tensor> calibration;
+  if (int8) {
+    torch::Tensor images = options.calibration.to(device_, torch::kFloat);
+    if (images.dim() != 4 || images.size(0) == 0 ||
+        images.size(1) != spec.in_channels ||
+        images.size(2) != spec.resolution ||
+        images.size(3) != spec.resolution) {
+      throw UsageError(
+          fmt::format("calibration images are {}, the net takes N×{}×{}×{}",
+                      fmt::join(images.sizes(), "×"), spec.in_channels,
+                      spec.resolution, spec.resolution));
+    }
+    calibration = images.split(32);
+  }
+  auto through = [](torch::nn::Sequential& m,
+                    const std::vector<torch::Tensor>& in) {
+    std::vector<torch::Tensor> out;
+    for (const auto& t : in) out.push_back(m->forward(t));
+    return out;
+  };
   torch::nn::Sequential stem = net->stem;
   stem_ = prepare(
       "stem", stem.ptr(),
       [m = stem.ptr()](const torch::Tensor& t) { return m->forward(t); }, x,
-      options);
+      calibration, options);
   x = stem->forward(x);
+  calibration = through(stem, calibration);
   const std::vector<int> trunk = space_.trunk(net->num_stages() - 1).choices;
   for (int s = 0; s < net->num_stages(); ++s) {
     std::vector<Block> stage;
     torch::Tensor next;
-    for (size_t c = 0; c < net->candidates[size_t(s)].size(); ++c) {
-      torch::nn::Sequential cand = net->candidates[size_t(s)][c];
+    const auto& candidates = net->candidates[size_t(s)];
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      torch::nn::Sequential cand = candidates[c];
       stage.push_back(prepare(
           fmt::format("stage{}/{}", s + 1, space_.candidates(size_t(s))[c]),
           cand.ptr(),
           [m = cand.ptr()](const torch::Tensor& t) { return m->forward(t); }, x,
-          options));
+          calibration, options));
       if (int(c) == trunk[size_t(s)]) next = cand->forward(x);
+    }
+    for (size_t i = 0; i < calibration.size(); ++i) {
+      torch::nn::Sequential cand = candidates[i % candidates.size()];
+      calibration[i] = cand->forward(calibration[i]);
     }
     stages_.push_back(std::move(stage));
     operators::ExitHead head = net->exits[size_t(s)];
     exits_.push_back(prepare(
         fmt::format("exit{}", s + 1), head.ptr(),
         [m = head.ptr()](const torch::Tensor& t) { return m->forward(t); },
-        next, options));
+        next, calibration, options));
     x = next;
   }
 }

@@ -5,10 +5,12 @@
 ///
 /// At construction every block (the stem, each stage candidate, each exit
 /// head) is traced to TorchScript and optimised for inference once: BN
-/// folded into the convolutions, convolutions prepacked for MKL-DNN. Each
-/// block keeps whichever of its eager and optimised forms measured faster
-/// at batch 1, and only that one: memory holds one copy of each block's
-/// weights however many variants share it. A variant switch stores one
+/// folded into the convolutions, convolutions prepacked for MKL-DNN. With
+/// int8 precision each block also gets a post-training int8 form
+/// (runtime/int8_quantizer.h), calibrated on the images given. Each block
+/// keeps whichever of its forms measured fastest at batch 1, and only that
+/// one: memory holds one copy of each block's weights however many
+/// variants share it. A variant switch stores one
 /// integer: O(1), no allocation, no lock.
 ///
 /// Input-adaptive early exit: with a confidence threshold τ > 0, a variant
@@ -42,12 +44,32 @@ enum class BlockMode {
 BlockMode parse_block_mode(const std::string& text);
 std::string to_string(BlockMode mode);
 
+/// The arithmetic blocks may run in.
+enum class Precision {
+  kFloat32,  ///< the trained weights as they are
+  kInt8,     ///< int8 forms allowed where they stay within int8_tolerance
+};
+
+/// Parses "fp32" | "int8"; throws UsageError otherwise.
+Precision parse_precision(const std::string& text);
+std::string to_string(Precision precision);
+
 struct EngineOptions {
   BlockMode mode = BlockMode::kFastest;
   /// Timed runs per form and block when choosing (after 3 warm-ups).
   int timing_repeats = 15;
   /// Early-exit confidence τ in [0, 1]; 0 turns early exit off.
   double early_exit_threshold = 0;
+  /// kInt8 adds each block's int8 form to those the mode chooses from
+  /// (kFastest: the fastest form; kOptimized: int8 where it was built).
+  Precision precision = Precision::kFloat32;
+  /// For kInt8: normalised N×C×H×W images whose activations set the int8
+  /// ranges. Use training or validation images, not the test split.
+  torch::Tensor calibration = {};
+  /// For kInt8: the largest relative L2 error of a block's int8 output
+  /// against its float output on the calibration images; a block above it
+  /// stays float.
+  double int8_tolerance = 0.05;
 };
 
 /// How one block was prepared (for `inspect`, logs and the benchmark).
@@ -55,7 +77,10 @@ struct BlockReport {
   std::string name;         ///< "stem", "stage2/ghost", "exit2"
   double eager_ms = 0;      ///< batch-1 median; 0 when not timed
   double optimized_ms = 0;  ///< batch-1 median; 0 when not built
-  bool optimized = false;   ///< the form the engine runs
+  double int8_ms = 0;       ///< batch-1 median; 0 when not built
+  double int8_error = 0;    ///< relative L2 error on calibration; 0 if none
+  bool optimized = false;   ///< the form the engine runs is traced
+  bool int8 = false;        ///< … and int8
   bool mkldnn_in = false;   ///< it takes MKL-DNN-layout input
 };
 
@@ -73,7 +98,7 @@ class AdaptiveEngine {
   /// Takes over `net` (trained weights; it is switched to eval mode and its
   /// parameters stop requiring gradients). Throws ConfigError when a block
   /// cannot be traced and the mode is kOptimized, UsageError on bad
-  /// options.
+  /// options (int8 without calibration images or with the eager mode).
   AdaptiveEngine(operators::ElasticNet net, const EngineOptions& options = {});
 
   /// Every variant, in packed-key order (core::VariantSpace::all()).
@@ -121,13 +146,16 @@ class AdaptiveEngine {
     std::function<torch::Tensor(const torch::Tensor&)> eager_forward;
     std::optional<torch::jit::Module> optimized;
     /// The optimised graph takes MKL-DNN tensors (and may return them).
+    /// An int8 graph takes and returns dense float tensors.
     bool mkldnn_in = false;
     torch::Tensor run(const torch::Tensor& x) const;
   };
 
   Block prepare(const std::string& name, std::shared_ptr<torch::nn::Module> m,
                 std::function<torch::Tensor(const torch::Tensor&)> forward,
-                const torch::Tensor& example, const EngineOptions& options);
+                const torch::Tensor& example,
+                const std::vector<torch::Tensor>& calibration,
+                const EngineOptions& options);
 
   core::VariantSpace space_;
   std::vector<core::Variant> variants_;

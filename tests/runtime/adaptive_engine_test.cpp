@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "runtime/int8_quantizer.h"
 #include "tests/fixtures/tiny_elastic_spec.h"
 
 namespace adascale::runtime {
@@ -196,6 +197,92 @@ TEST(AdaptiveEngine, BadOptionsAreRefused) {
   EXPECT_THROW(AdaptiveEngine(trained_like_net(), bad), UsageError);
   bad.timing_repeats = 1;
   bad.early_exit_threshold = 2;
+  EXPECT_THROW(AdaptiveEngine(trained_like_net(), bad), UsageError);
+}
+
+EngineOptions int8_options(BlockMode mode = BlockMode::kOptimized) {
+  EngineOptions options;
+  options.mode = mode;
+  options.timing_repeats = 2;
+  options.precision = Precision::kInt8;
+  torch::manual_seed(7);
+  options.calibration = torch::randn({64, 3, 16, 16}) * 2 + 0.5;
+  return options;
+}
+
+TEST(AdaptiveEngine, Int8BlocksStayCloseToTheFloatNet) {
+  if (!int8_available()) GTEST_SKIP() << "no oneDNN quantized engine";
+  auto reference = trained_like_net();
+  AdaptiveEngine engine(trained_like_net(), int8_options());
+  int int8_blocks = 0;
+  for (const BlockReport& b : engine.blocks()) {
+    int8_blocks += b.int8;
+    EXPECT_TRUE(b.optimized) << b.name;
+    if (b.int8) {
+      EXPECT_LE(b.int8_error, 0.05) << b.name;
+    }
+  }
+  // The stem, the basic candidates and the exit heads quantize at least.
+  EXPECT_GE(int8_blocks, 7);
+  torch::Tensor x = torch::randn({16, 3, 16, 16}) * 2 + 0.5;
+  for (size_t i = 0; i < engine.variants().size(); ++i) {
+    auto want = eager_logits(reference, x, engine.variants()[i]);
+    auto got = engine.infer(x, i).logits;
+    EXPECT_LT(((got - want).norm() / want.norm()).item<double>(), 0.2)
+        << engine.space().to_string(engine.variants()[i]);
+  }
+  // int8 weights: well under the float engine's bytes.
+  EngineOptions float_options;
+  float_options.mode = BlockMode::kOptimized;
+  AdaptiveEngine float_engine(trained_like_net(), float_options);
+  EXPECT_LT(engine.weight_bytes(), float_engine.weight_bytes() / 2);
+}
+
+TEST(AdaptiveEngine, Int8BlocksOverTheToleranceStayFloat) {
+  if (!int8_available()) GTEST_SKIP() << "no oneDNN quantized engine";
+  auto reference = trained_like_net();
+  EngineOptions options = int8_options();
+  options.int8_tolerance = 1e-9;
+  AdaptiveEngine engine(trained_like_net(), options);
+  for (const BlockReport& b : engine.blocks()) {
+    EXPECT_FALSE(b.int8) << b.name;
+    EXPECT_GT(b.int8_error, 1e-9) << b.name;
+  }
+  torch::Tensor x = torch::randn({2, 3, 16, 16});
+  auto v = engine.variants().back();
+  EXPECT_TRUE(
+      torch::allclose(engine.infer(x, engine.variants().size() - 1).logits,
+                      eager_logits(reference, x, v), 1e-4, 1e-5));
+}
+
+TEST(AdaptiveEngine, Int8FastestModeKeepsTheFastestForm) {
+  if (!int8_available()) GTEST_SKIP() << "no oneDNN quantized engine";
+  AdaptiveEngine engine(trained_like_net(), int8_options(BlockMode::kFastest));
+  for (const BlockReport& b : engine.blocks()) {
+    if (b.int8_ms == 0) continue;  // no int8 form was kept for timing
+    EXPECT_EQ(b.int8, b.int8_ms < b.eager_ms &&
+                          (b.optimized_ms == 0 || b.int8_ms < b.optimized_ms))
+        << b.name;
+    EXPECT_EQ(b.optimized,
+              b.int8 || (b.optimized_ms > 0 && b.optimized_ms < b.eager_ms))
+        << b.name;
+  }
+}
+
+TEST(AdaptiveEngine, BadInt8OptionsAreRefused) {
+  EXPECT_THROW(parse_precision("fp16"), UsageError);
+  EXPECT_EQ(parse_precision("int8"), Precision::kInt8);
+  EXPECT_EQ(to_string(Precision::kFloat32), "fp32");
+  EngineOptions bad = int8_options(BlockMode::kEager);
+  EXPECT_THROW(AdaptiveEngine(trained_like_net(), bad), UsageError);
+  bad = int8_options();
+  bad.calibration = torch::Tensor();
+  EXPECT_THROW(AdaptiveEngine(trained_like_net(), bad), UsageError);
+  bad = int8_options();
+  bad.calibration = torch::randn({4, 1, 16, 16});
+  EXPECT_THROW(AdaptiveEngine(trained_like_net(), bad), UsageError);
+  bad = int8_options();
+  bad.int8_tolerance = 0;
   EXPECT_THROW(AdaptiveEngine(trained_like_net(), bad), UsageError);
 }
 
