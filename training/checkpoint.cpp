@@ -24,6 +24,38 @@ c10::IValue list(const std::vector<T>& v) {
   return c10::IValue(v);
 }
 
+// Finished stages as columns; a stage's heads and their top-1 are
+// flattened, with a count per stage.
+void write_stages(torch::serialize::OutputArchive& archive,
+                  const TrainingState& state) {
+  std::vector<int64_t> epochs, reached, choice, peak, counts;
+  std::vector<double> seconds, rate, top1;
+  std::vector<std::string> heads;
+  for (const StageReport& s : state.stages) {
+    epochs.push_back(s.epochs);
+    reached.push_back(s.reached_target);
+    choice.push_back(s.trunk_choice);
+    peak.push_back(s.peak_rss_bytes);
+    seconds.push_back(s.seconds);
+    rate.push_back(s.images_per_second);
+    counts.push_back(int64_t(s.heads.size()));
+    heads.insert(heads.end(), s.heads.begin(), s.heads.end());
+    top1.insert(top1.end(), s.top1.begin(), s.top1.end());
+  }
+  archive.write("stage_epochs", list(epochs));
+  archive.write("stage_reached", list(reached));
+  archive.write("stage_choice", list(choice));
+  archive.write("stage_peak_rss", list(peak));
+  archive.write("stage_seconds", list(seconds));
+  archive.write("stage_images_per_second", list(rate));
+  archive.write("stage_head_counts", list(counts));
+  archive.write("stage_heads", c10::IValue(c10::List<std::string>(heads)));
+  archive.write("stage_top1", list(top1));
+  archive.write("current_stage_seconds", c10::IValue(state.stage_seconds));
+  archive.write("current_stage_peak_rss",
+                c10::IValue(state.stage_peak_rss_bytes));
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model,
@@ -55,6 +87,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   archive.write("metrics_rows", c10::IValue(state.metrics_rows));
   archive.write("wall_seconds", c10::IValue(state.wall_seconds));
   archive.write("finished", c10::IValue(state.finished));
+  write_stages(archive, state);
 
   torch::serialize::OutputArchive weights;
   model.save(weights);
@@ -143,11 +176,66 @@ CheckpointReader::CheckpointReader(const std::string& path,
     state_.wall_seconds = x.toDouble();
     archive_.read("finished", x);
     state_.finished = x.toBool();
+    read_stages();
     torch::serialize::InputArchive probe;
     has_optimizer_ = archive_.try_read("optimizer", probe);
   } catch (const c10::Error& e) {
     fail("missing or malformed training state");
   }
+}
+
+void CheckpointReader::read_stages() {
+  c10::IValue x;
+  if (!archive_.try_read("stage_epochs", x)) return;  // an older checkpoint
+  auto ints = [&](const char* key) {
+    c10::IValue v;
+    archive_.read(key, v);
+    return v.toIntVector();
+  };
+  auto doubles = [&](const char* key) {
+    c10::IValue v;
+    archive_.read(key, v);
+    return v.toDoubleVector();
+  };
+  const std::vector<int64_t> epochs = x.toIntVector();
+  const auto reached = ints("stage_reached");
+  const auto choice = ints("stage_choice");
+  const auto peak = ints("stage_peak_rss");
+  const auto counts = ints("stage_head_counts");
+  const auto seconds = doubles("stage_seconds");
+  const auto rate = doubles("stage_images_per_second");
+  const auto top1 = doubles("stage_top1");
+  archive_.read("stage_heads", x);
+  std::vector<std::string> heads;
+  for (const auto& h : x.toListRef()) heads.push_back(h.toStringRef());
+  const size_t n = epochs.size();
+  int64_t total = 0;
+  for (int64_t c : counts) total += c;
+  if (reached.size() != n || choice.size() != n || peak.size() != n ||
+      counts.size() != n || seconds.size() != n || rate.size() != n ||
+      heads.size() != size_t(total) || top1.size() != size_t(total)) {
+    fail("inconsistent stage records");
+  }
+  size_t h = 0;
+  for (size_t i = 0; i < n; ++i) {
+    StageReport s;
+    s.stage = int(i);
+    s.epochs = int(epochs[i]);
+    s.reached_target = reached[i] != 0;
+    s.trunk_choice = int(choice[i]);
+    s.peak_rss_bytes = peak[i];
+    s.seconds = seconds[i];
+    s.images_per_second = rate[i];
+    for (int64_t k = 0; k < counts[i]; ++k, ++h) {
+      s.heads.push_back(heads[h]);
+      s.top1.push_back(top1[h]);
+    }
+    state_.stages.push_back(s);
+  }
+  archive_.read("current_stage_seconds", x);
+  state_.stage_seconds = x.toDouble();
+  archive_.read("current_stage_peak_rss", x);
+  state_.stage_peak_rss_bytes = x.toInt();
 }
 
 void CheckpointReader::restore_model(torch::nn::Module& model) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "training/accuracy_meter.h"
+#include "training/stage_report.h"
 
 namespace adascale::training {
 
@@ -29,6 +30,12 @@ struct TrainingState {
   int64_t metrics_rows = 0;   ///< rows in the metrics log at this point
   double wall_seconds = 0.0;  ///< training time so far, across resumes
   bool finished = false;
+  /// Every finished stage (absent from checkpoints written before they
+  /// carried it: a run resumed from one reports only later stages).
+  std::vector<StageReport> stages;
+  double stage_seconds = 0.0;  ///< time so far in the stage in progress
+  /// Peak resident memory so far in the stage in progress.
+  int64_t stage_peak_rss_bytes = 0;
 };
 
 /// Writes `path` atomically (temp file, fsync, rename): the previous file
@@ -55,6 +62,7 @@ class CheckpointReader {
 
  private:
   [[noreturn]] void fail(const std::string& what) const;
+  void read_stages();
 
   std::string path_;
   torch::serialize::InputArchive archive_;

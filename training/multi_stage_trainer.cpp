@@ -62,6 +62,7 @@ TrainingReport MultiStageTrainer::run(bool resume) {
     reader->restore_rng();
     log.info("resuming from {}: stage {}, epoch {}, step {}", last_checkpoint(),
              state.stage + 1, state.epoch + 1, state.step);
+    report.stages = state.stages;
   } else if (resume) {
     log.info("no checkpoint to resume from; starting a fresh run");
   }
@@ -94,6 +95,13 @@ TrainingReport MultiStageTrainer::run(bool resume) {
   core::Stopwatch wall;
   const double wall_before = state.wall_seconds;
   auto wall_now = [&] { return wall_before + wall.seconds(); };
+  // The stage in progress, across resumes: time and peak memory so far.
+  core::Stopwatch stage_clock;
+  double stage_before = state.stage_seconds;
+  auto stage_now = [&] { return stage_before + stage_clock.seconds(); };
+  auto stage_peak = [&] {
+    return std::max(state.stage_peak_rss_bytes, core::peak_resident_bytes());
+  };
 
   auto row = [&](const std::string& kind, int stage, int epoch,
                  const std::string& variant, int exit, const Accuracy& a,
@@ -115,10 +123,16 @@ TrainingReport MultiStageTrainer::run(bool resume) {
     r.wall_seconds = wall_now();
     metrics->append(r);
   };
-  auto checkpoint = [&](const TrainingOptimizer* optimizer) {
+  // `in_stage`: written mid-stage, so the stage's time and peak so far
+  // travel with it; at a stage's end they are in state.stages instead.
+  auto checkpoint = [&](const TrainingOptimizer* optimizer, bool in_stage) {
     if (!persist) return;
     state.metrics_rows = metrics->rows();
     state.wall_seconds = wall_now();
+    if (in_stage) {
+      state.stage_seconds = stage_now();
+      state.stage_peak_rss_bytes = stage_peak();
+    }
     save_checkpoint(last_checkpoint(), trainee_.module(), optimizer, state,
                     options_.fingerprint);
   };
@@ -148,7 +162,8 @@ TrainingReport MultiStageTrainer::run(bool resume) {
     StageReport stage_report;
     stage_report.stage = stage;
     stage_report.heads = heads;
-    core::Stopwatch stage_clock;
+    stage_report.epochs = state.epoch;  // done before a resume
+    stage_clock.restart();
     // The mode only says how the prefix trains: stage 1 has none.
     log.info("stage {}/{}: training {} ({}up to {} epochs{})", stage + 1,
              stages, fmt::join(heads, ", "),
@@ -200,14 +215,18 @@ TrainingReport MultiStageTrainer::run(bool resume) {
         if (options_.on_step) options_.on_step(stage, epoch, state.step);
         if (core::interrupt_requested()) {
           progress.finish();
-          checkpoint(&optimizer);
+          checkpoint(&optimizer, /*in_stage=*/true);
           log.warn("interrupted at stage {} epoch {} step {}; checkpoint {}",
                    stage + 1, epoch + 1, state.step,
                    persist ? last_checkpoint() : "(none: no run directory)");
           report.interrupted = true;
           report.trunk = state.trunk;
           report.wall_seconds = wall_now();
-          report.peak_rss_bytes = core::peak_resident_bytes();
+          report.peak_rss_bytes = stage_peak();
+          for (const auto& s : state.stages) {
+            report.peak_rss_bytes =
+                std::max(report.peak_rss_bytes, s.peak_rss_bytes);
+          }
           return report;
         }
       }
@@ -246,7 +265,7 @@ TrainingReport MultiStageTrainer::run(bool resume) {
       state.meters.clear();
       // The checkpoint names the next epoch; ++epoch happens after it.
       ++state.epoch;
-      checkpoint(&optimizer);
+      checkpoint(&optimizer, /*in_stage=*/true);
       --state.epoch;
       stage_report.epochs += 1;
     }
@@ -276,7 +295,8 @@ TrainingReport MultiStageTrainer::run(bool resume) {
     stage_report.reached_target = reached;
     stage_report.top1 = state.validation_top1;
     stage_report.trunk_choice = choice;
-    stage_report.seconds = stage_clock.seconds();
+    stage_report.seconds = stage_now();
+    stage_report.peak_rss_bytes = stage_peak();
     report.stages.push_back(stage_report);
     state.trunk.push_back(choice);
     log.info("stage {}: trunk continues with {}", stage + 1,
@@ -298,9 +318,13 @@ TrainingReport MultiStageTrainer::run(bool resume) {
     state.epoch = 0;
     state.step = 0;
     state.validation_top1.clear();
+    state.stages = report.stages;
+    state.stage_seconds = 0;
+    state.stage_peak_rss_bytes = 0;
+    stage_before = 0;
     if (stage + 1 == stages) state.finished = true;
     ++state.stage;
-    checkpoint(nullptr);
+    checkpoint(nullptr, /*in_stage=*/false);
     --state.stage;
     if (persist) {
       fs::copy_file(last_checkpoint(),
@@ -332,6 +356,9 @@ TrainingReport MultiStageTrainer::run(bool resume) {
   }
   report.wall_seconds = wall_now();
   report.peak_rss_bytes = core::peak_resident_bytes();
+  for (const auto& s : report.stages) {
+    report.peak_rss_bytes = std::max(report.peak_rss_bytes, s.peak_rss_bytes);
+  }
   return report;
 }
 

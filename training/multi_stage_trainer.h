@@ -16,6 +16,7 @@
 #include "core/train_config.h"
 #include "datasets/dataset_factory.h"
 #include "training/accuracy_meter.h"
+#include "training/stage_report.h"
 #include "training/trainee.h"
 
 namespace adascale::training {
@@ -36,28 +37,15 @@ struct TrainerOptions {
   bool evaluate = true;
 };
 
-/// One stage as run by this invocation.
-struct StageReport {
-  int stage = 0;  ///< 0-based
-  int epochs = 0;
-  bool reached_target = false;
-  std::vector<std::string> heads;
-  std::vector<double> top1;  ///< validation top-1 per head (train if no val)
-  int trunk_choice = 0;
-  double seconds = 0.0;
-  /// Training images per second of the last epoch, data loading included.
-  double images_per_second = 0.0;
-};
-
 struct TrainingReport {
-  std::vector<StageReport> stages;
+  std::vector<StageReport> stages;  ///< every finished stage, across resumes
   std::vector<int> trunk;
   std::vector<std::string> exit_names;  ///< trunk variant per exit
   std::vector<Accuracy> validation;     ///< trunk exits, end of training
   std::vector<Accuracy> test;
-  double wall_seconds = 0.0;
-  int64_t peak_rss_bytes = 0;
-  bool interrupted = false;  ///< stopped by Ctrl-C after a checkpoint
+  double wall_seconds = 0.0;   ///< across resumes
+  int64_t peak_rss_bytes = 0;  ///< the highest stage peak, across resumes
+  bool interrupted = false;    ///< stopped by Ctrl-C after a checkpoint
 };
 
 class MultiStageTrainer {

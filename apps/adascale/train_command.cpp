@@ -130,7 +130,9 @@ void run_train(const TrainOptions& opt) {
                              {"heads", s.heads},
                              {"top1", s.top1},
                              {"trunk", s.heads[size_t(s.trunk_choice)]},
-                             {"seconds", s.seconds}});
+                             {"seconds", s.seconds},
+                             {"images_per_second", s.images_per_second},
+                             {"peak_rss_bytes", s.peak_rss_bytes}});
   }
   // A finished run records its summary; scripts use it to skip training.
   if (!report.interrupted) {

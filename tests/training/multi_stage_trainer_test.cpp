@@ -113,7 +113,7 @@ TEST(MultiStageTrainer, ResumeAfterInterruptIsExact) {
   TempDir dir;
   auto config = make_config(dir, {"train.mode=finetune"});
   TrainRun straight(config, dir.file("straight"));
-  straight.train();
+  TrainingReport whole = straight.train();
 
   TrainRun first(config, dir.file("resumed"));
   // Stop mid-epoch in stage 2 (12 steps per epoch).
@@ -134,6 +134,19 @@ TEST(MultiStageTrainer, ResumeAfterInterruptIsExact) {
     return std::count(csv.begin(), csv.end(), '\n');
   };
   EXPECT_EQ(rows(dir.file("straight")), rows(dir.file("resumed")));
+  // The resumed process reports every stage, the one it did not run too,
+  // with the epochs, time and memory of both processes.
+  ASSERT_EQ(stopped.stages.size(), 1u);
+  ASSERT_EQ(done.stages.size(), whole.stages.size());
+  for (size_t i = 0; i < whole.stages.size(); ++i) {
+    EXPECT_EQ(done.stages[i].heads, whole.stages[i].heads);
+    EXPECT_EQ(done.stages[i].epochs, whole.stages[i].epochs) << "stage " << i;
+    EXPECT_EQ(done.stages[i].top1, whole.stages[i].top1);
+    EXPECT_EQ(done.stages[i].trunk_choice, whole.stages[i].trunk_choice);
+    EXPECT_GT(done.stages[i].peak_rss_bytes, 0);
+  }
+  EXPECT_EQ(done.stages[0].seconds, stopped.stages[0].seconds);
+  EXPECT_GT(done.wall_seconds, stopped.wall_seconds);
 }
 
 TEST(MultiStageTrainer, UnreachableTargetStopsAtTheBudget) {
