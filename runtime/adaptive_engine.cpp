@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -110,8 +111,29 @@ std::pair<torch::jit::Module, double> int8_block(
   return {int8, std::sqrt(error / std::max(norm, 1e-30))};
 }
 
-double median_ms(const std::function<void()>& fn, int repeats) {
-  return core::measure_latency(fn, /*warmup=*/3, repeats).median_ms;
+// Batch-1 median of each of `forms`, timed in rounds that run every form
+// once: a burst of load or a drift of the machine's speed then lands on
+// all forms alike instead of on whichever was being timed.
+std::vector<double> interleaved_medians_ms(
+    const std::vector<std::function<void()>>& forms, int repeats) {
+  constexpr int kWarmup = 3;
+  for (int i = 0; i < kWarmup; ++i) {
+    for (const auto& f : forms) f();
+  }
+  std::vector<std::vector<double>> samples(forms.size());
+  for (int r = 0; r < repeats; ++r) {
+    for (size_t i = 0; i < forms.size(); ++i) {
+      core::Stopwatch clock;
+      forms[i]();
+      samples[i].push_back(clock.milliseconds());
+    }
+  }
+  std::vector<double> medians;
+  for (auto& v : samples) {
+    std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+    medians.push_back(v[v.size() / 2]);
+  }
+  return medians;
 }
 
 }  // namespace
@@ -194,22 +216,25 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
       if (options.mode == BlockMode::kOptimized) throw;
     }
   }
-  // Each form timed at batch 1 with its layout conversions, as if its
-  // neighbours ran eager.
-  auto time_form = [&](const std::optional<torch::jit::Module>& form,
-                       bool mkldnn_in) {
-    Block b;
-    b.optimized = form;
-    b.mkldnn_in = mkldnn_in;
-    return median_ms([&] { to_layout(b.run(example), false); },
-                     options.timing_repeats);
-  };
   if (options.mode == BlockMode::kFastest && (float_form || int8_form)) {
-    report.eager_ms =
-        median_ms([&] { forward(example); }, options.timing_repeats);
+    // Each form timed at batch 1 with its layout conversions, as if its
+    // neighbours ran eager.
+    auto timed = [&](const std::optional<torch::jit::Module>& form,
+                     bool mkldnn_in) {
+      Block b;
+      b.optimized = form;
+      b.mkldnn_in = mkldnn_in;
+      return [&example, b] { to_layout(b.run(example), false); };
+    };
+    std::vector<std::function<void()>> forms = {[&] { forward(example); }};
+    if (float_form) forms.push_back(timed(float_form, float_mkldnn_in));
+    if (int8_form) forms.push_back(timed(int8_form, false));
+    const std::vector<double> ms =
+        interleaved_medians_ms(forms, options.timing_repeats);
+    report.eager_ms = ms[0];
     double best = report.eager_ms;
     if (float_form) {
-      report.optimized_ms = time_form(float_form, float_mkldnn_in);
+      report.optimized_ms = ms[1];
       if (report.optimized_ms < best) {
         best = report.optimized_ms;
         block.optimized = float_form;
@@ -217,7 +242,7 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
       }
     }
     if (int8_form) {
-      report.int8_ms = time_form(int8_form, false);
+      report.int8_ms = ms.back();
       if (report.int8_ms < best) {
         block.optimized = int8_form;
         block.mkldnn_in = false;
