@@ -224,6 +224,22 @@ void apply_override(Node& root, const std::string& assignment) {
 
   Node* cur = &root;
   if (cur->kind == Node::Kind::kNull) cur->kind = Node::Kind::kMap;
+  // `stages[1].lr`, the form errors print paths in, means `stages.1.lr`.
+  for (size_t open = path.find('['); open != std::string::npos;
+       open = path.find('[', open)) {
+    const size_t close = path.find(']', open);
+    if (close == std::string::npos || close == open + 1) {
+      throw ConfigError(where.file + ": unmatched or empty '[' in key path '" +
+                        assignment.substr(0, eq) + "'");
+    }
+    const bool more = close + 1 < path.size();
+    if (more && path[close + 1] != '.' && path[close + 1] != '[') {
+      throw ConfigError(where.file + ": expected '.' after ']' in key path '" +
+                        assignment.substr(0, eq) + "'");
+    }
+    path = path.substr(0, open) + "." + path.substr(open + 1, close - open - 1) +
+           path.substr(close + 1);
+  }
   std::stringstream parts(path);
   std::string part;
   std::vector<std::string> comps;

@@ -111,12 +111,13 @@ TEST(RunConfig, NestedIncludeMergesUnderItsKey) {
   dir.write("models/net.yaml",
             "name: net\narchitecture: resnet18\nclasses: 10\n"
             "dropout: 0.3\n");
-  dir.write("train/base.yaml", "train:\n  epochs: 7\n  optimizer:\n"
-                               "    lr: 0.05\n");
-  std::string path = dir.write(
-      "train/run.yaml",
-      "include: base.yaml\nmodel:\n  include: ../models/net.yaml\n"
-      "  classes: 100\ntrain:\n  mode: finetune\n");
+  dir.write("train/base.yaml",
+            "train:\n  epochs: 7\n  optimizer:\n"
+            "    lr: 0.05\n");
+  std::string path =
+      dir.write("train/run.yaml",
+                "include: base.yaml\nmodel:\n  include: ../models/net.yaml\n"
+                "  classes: 100\ntrain:\n  mode: finetune\n");
   RunConfig c = load_run_config(path, {"model.dropout=0.1"});
   EXPECT_EQ(c.model.name, "net");
   EXPECT_EQ(c.model.architecture, "resnet18");
@@ -176,6 +177,26 @@ TEST(RunConfig, SetOverridesWinAndAreChecked) {
                     ConfigError, "expected an integer, got 'x'");
   EXPECT_THROW_WITH(load_run_config(std::nullopt, {"seed"}), ConfigError,
                     "expected key.path=value");
+}
+
+TEST(RunConfig, SetIndexesListsWithDotsOrBrackets) {
+  RunConfig c = load_run_config(
+      std::nullopt, {"train.stage_epochs=[4, 3, 3]", "train.stage_epochs.0=5",
+                     "train.stage_epochs[2]=7"});
+  EXPECT_EQ(c.train.stage_epochs, (std::vector<int>{5, 3, 7}));
+  EXPECT_THROW_WITH(load_run_config(std::nullopt, {"train.stage_epochs=[1]",
+                                                   "train.stage_epochs[3]=2"}),
+                    ConfigError, "index 3 is past the list (1 items)");
+  EXPECT_THROW_WITH(
+      load_run_config(std::nullopt,
+                      {"train.stage_epochs=[1]", "train.stage_epochs[0=2"}),
+      ConfigError, "unmatched or empty '[' in key path 'train.stage_epochs[0'");
+  EXPECT_THROW_WITH(load_run_config(std::nullopt, {"train.stage_epochs=[1]",
+                                                   "train.stage_epochs[]=2"}),
+                    ConfigError, "unmatched or empty '['");
+  EXPECT_THROW_WITH(load_run_config(std::nullopt, {"train.stage_epochs=[1]",
+                                                   "train.stage_epochs[0]x=2"}),
+                    ConfigError, "expected '.' after ']'");
 }
 
 TEST(RunConfig, CrossFieldValidation) {
