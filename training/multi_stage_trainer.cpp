@@ -141,6 +141,9 @@ TrainingReport MultiStageTrainer::run(bool resume) {
       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
           cfg.label_smoothing);
 
+  // The last stage's end-of-stage pass is the final validation: the same
+  // exits of the same weights.
+  std::optional<std::vector<Accuracy>> final_validation;
   for (; state.stage < stages && !state.finished; ++state.stage) {
     const int stage = state.stage;
     // Each stage's metrics rows then carry its own peak memory (the
@@ -305,6 +308,7 @@ TrainingReport MultiStageTrainer::run(bool resume) {
     // Every exit so far, so one sees whether fine-tuning moved earlier ones.
     if (has_validation) {
       auto acc = evaluate_exits(trainee_, state.trunk, stage + 1, validation);
+      if (stage + 1 == stages) final_validation = acc;
       std::vector<std::string> parts;
       for (int e = 0; e <= stage; ++e) {
         row("stage", stage, state.epoch - 1, trainee_.exit_name(state.trunk, e),
@@ -339,7 +343,9 @@ TrainingReport MultiStageTrainer::run(bool resume) {
   for (int e = 0; e < exits; ++e) {
     report.exit_names.push_back(trainee_.exit_name(state.trunk, e));
   }
-  if (has_validation) {
+  if (final_validation) {
+    report.validation = *final_validation;
+  } else if (has_validation) {
     report.validation =
         evaluate_exits(trainee_, state.trunk, exits, validation);
   }

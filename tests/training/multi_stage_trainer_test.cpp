@@ -20,6 +20,7 @@
 #include "tests/test_util.h"
 #include "tests/training/training_fixture.h"
 #include "training/checkpoint.h"
+#include "training/evaluation.h"
 #include "training/trainee.h"
 
 namespace adascale::training {
@@ -71,6 +72,15 @@ TEST(MultiStageTrainer, EveryExitLearnsAndMetricsAreWritten) {
     for (double t : s.top1) EXPECT_GT(t, 0.5);
   }
   EXPECT_FALSE(r.interrupted);
+  // The final validation is the last stage's end-of-stage pass, reused: it
+  // equals a fresh pass over the finished net.
+  auto fresh = evaluate_exits(*run.trainee, r.trunk, 2, *run.data->validation);
+  ASSERT_EQ(r.validation.size(), 2u);
+  for (size_t e = 0; e < 2; ++e) {
+    EXPECT_EQ(r.validation[e].top1, fresh[e].top1);
+    EXPECT_EQ(r.validation[e].loss, fresh[e].loss);
+    EXPECT_EQ(r.validation[e].samples, fresh[e].samples);
+  }
   EXPECT_TRUE(fs::exists(dir.file("run/checkpoints/last.pt")));
   EXPECT_TRUE(fs::exists(dir.file("run/checkpoints/stage1.pt")));
   EXPECT_TRUE(fs::exists(dir.file("run/checkpoints/stage2.pt")));
