@@ -65,6 +65,10 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
   out["architecture"] = spec.architecture;
   out["input"] = input_shape(spec);
   out["classes"] = spec.classes;
+  out["stem"] = {{"channels", spec.stem.channels},
+                 {"kernel", spec.stem.kernel},
+                 {"stride", spec.stem.stride},
+                 {"act", spec.stem.act}};
   out["variants"] = space.size();
   for (int e = 0; e < net->num_stages(); ++e) {
     out["variants_per_exit"].push_back(space.size_at_exit(e));
@@ -106,6 +110,7 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
         [&](torch::Tensor x) { return net->forward_exit(x, s); },
         probe.sizes().vec());
     js["exit_head"] = totals(head);
+    js["exit_head"]["channels"] = core::exit_channels(spec, size_t(s));
     out["stages"].push_back(js);
   }
   for (int e = 0; e < net->num_stages(); ++e) {

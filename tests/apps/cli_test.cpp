@@ -163,6 +163,10 @@ TEST(CliInspect, DefaultElasticNetMatchesThePaperScale) {
   for (const auto& stage : j["stages"]) {
     EXPECT_GE(stage["candidates"].size(), 4u);
   }
+  // The stem and the exit heads' widths, as configs/models/adascale_cifar.yaml
+  // sets them.
+  EXPECT_EQ(j["stem"]["channels"], 32);
+  EXPECT_EQ(j["stages"][1]["exit_head"]["channels"], 512);
 }
 
 TEST(CliInspect, SetOverridesAndBadInputs) {
