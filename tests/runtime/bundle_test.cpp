@@ -119,6 +119,17 @@ TEST_F(BundleTest, RoundTripGivesBitIdenticalLogits) {
     EXPECT_TRUE(torch::equal(item.value(), theirs[item.key()])) << item.key();
 }
 
+TEST_F(BundleTest, MissingParentDirectoriesAreMade) {
+  const std::string nested = dir_.file("bundles/new/tiny.adascale");
+  write_bundle(nested, net_, meta_, tables_);
+  EXPECT_EQ(load_bundle(nested).trunk, meta_.trunk);
+  // A parent that cannot be a directory is one clear error.
+  core::write_file_atomic(dir_.file("plain"), "x");
+  EXPECT_THROW_WITH(
+      write_bundle(dir_.file("plain/tiny.adascale"), net_, meta_, tables_),
+      IoError, "plain: cannot create the directory");
+}
+
 TEST_F(BundleTest, Sha256sumCheckPassesInTheBundle) {
   write_bundle(bundle_, net_, meta_, tables_);
   const std::string cmd =
