@@ -66,6 +66,14 @@ TrainingReport MultiStageTrainer::run(bool resume) {
   } else if (resume) {
     log.info("no checkpoint to resume from; starting a fresh run");
   }
+  if (options_.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : trainee_.module().parameters()) {
+      if (p.dim() == 4) {
+        p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+      }
+    }
+  }
   std::unique_ptr<MetricsLog> metrics;
   if (persist) {
     fs::create_directories(fs::path(options_.run_dir) / "checkpoints");

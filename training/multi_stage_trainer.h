@@ -35,6 +35,10 @@ struct TrainerOptions {
   std::function<void(int stage, int epoch, int step)> on_step;
   /// False: no validation, stage or test passes (throughput benchmarks).
   bool evaluate = true;
+  /// Keep the 4-D weights in NHWC memory (set with loader.channels_last):
+  /// with NHWC batches the convolutions then run NHWC end to end instead of
+  /// converting the weights, and their gradients, at every call.
+  bool channels_last = false;
 };
 
 struct TrainingReport {

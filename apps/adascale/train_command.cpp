@@ -95,6 +95,7 @@ void run_train(const TrainOptions& opt) {
   options.train = config.train;
   options.run_dir = run.path();
   options.fingerprint = core::model_spec_yaml(spec);
+  options.channels_last = config.loader.channels_last;
   std::unique_ptr<training::Trainee> trainee;
   std::vector<std::vector<int64_t>> costs;
   if (spec.elastic()) {

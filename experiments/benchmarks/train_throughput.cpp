@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
         training::TrainerOptions options;
         options.train = recipe("finetune");
         options.evaluate = false;
+        options.channels_last = config.loader.channels_last;
         training::MultiStageTrainer trainer(*trainee, *data, options);
         auto report = trainer.run(false);
         out["epoch"][name]["cpp_images_per_second"] =
