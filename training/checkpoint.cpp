@@ -134,20 +134,10 @@ CheckpointReader::CheckpointReader(const std::string& path,
     fail("written for a different model spec; refusing to load it");
   }
   try {
-    auto get_int = [&](const char* key) {
-      c10::IValue x;
-      archive_.read(key, x);
-      return x.toInt();
-    };
-    auto get_ints = [&](const char* key) {
-      c10::IValue x;
-      archive_.read(key, x);
-      return x.toIntVector();
-    };
+    auto get_int = [&](const char* key) { return value(key).toInt(); };
+    auto get_ints = [&](const char* key) { return value(key).toIntVector(); };
     auto get_doubles = [&](const char* key) {
-      c10::IValue x;
-      archive_.read(key, x);
-      return x.toDoubleVector();
+      return value(key).toDoubleVector();
     };
     state_.stage = int(get_int("stage"));
     state_.epoch = int(get_int("epoch"));
@@ -184,19 +174,17 @@ CheckpointReader::CheckpointReader(const std::string& path,
   }
 }
 
+c10::IValue CheckpointReader::value(const char* key) {
+  c10::IValue v;
+  archive_.read(key, v);
+  return v;
+}
+
 void CheckpointReader::read_stages() {
   c10::IValue x;
   if (!archive_.try_read("stage_epochs", x)) return;  // an older checkpoint
-  auto ints = [&](const char* key) {
-    c10::IValue v;
-    archive_.read(key, v);
-    return v.toIntVector();
-  };
-  auto doubles = [&](const char* key) {
-    c10::IValue v;
-    archive_.read(key, v);
-    return v.toDoubleVector();
-  };
+  auto ints = [&](const char* key) { return value(key).toIntVector(); };
+  auto doubles = [&](const char* key) { return value(key).toDoubleVector(); };
   const std::vector<int64_t> epochs = x.toIntVector();
   const auto reached = ints("stage_reached");
   const auto choice = ints("stage_choice");

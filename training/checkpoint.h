@@ -63,6 +63,8 @@ class CheckpointReader {
  private:
   [[noreturn]] void fail(const std::string& what) const;
   void read_stages();
+  /// The value stored under `key`; throws c10::Error when it is missing.
+  c10::IValue value(const char* key);
 
   std::string path_;
   torch::serialize::InputArchive archive_;
