@@ -6,8 +6,9 @@
 /// free, and trims the heap top back to the kernel. A training step frees
 /// and reallocates the same large activation buffers every time, so each
 /// step page-faults them in again, the kernel zeroing every page: on this
-/// machine that made ResNet18 training spend a third of its time in the
-/// kernel. Raising both thresholds keeps the buffers mapped and reused.
+/// machine ResNet18 training spent 5 s of every 30 s of CPU in the kernel,
+/// and trained 16% faster without it. Raising both thresholds keeps the
+/// buffers mapped and reused.
 /// The cost: the resident set stays at its peak instead of shrinking.
 
 namespace adascale::core {
