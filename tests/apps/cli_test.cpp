@@ -235,7 +235,14 @@ TEST(CliTrain, TrainEvalProbeAndResume) {
   EXPECT_NE(again.err.find("already holds a run"), std::string::npos);
   Result resumed = run("train --json --resume --out " + out);
   ASSERT_EQ(resumed.status, 0) << resumed.err;
-  EXPECT_TRUE(nlohmann::json::parse(resumed.out)["stages"].is_null());
+  // It reports the stages the first process ran, from the checkpoint.
+  auto jr = nlohmann::json::parse(resumed.out);
+  ASSERT_EQ(jr["stages"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(jr["stages"][i]["epochs"], j["stages"][i]["epochs"]);
+    EXPECT_EQ(jr["stages"][i]["seconds"], j["stages"][i]["seconds"]);
+    EXPECT_EQ(jr["stages"][i]["heads"], j["stages"][i]["heads"]);
+  }
 
   Result e = run("eval --json --run " + out);
   ASSERT_EQ(e.status, 0) << e.err;
