@@ -114,9 +114,8 @@ void expand_includes(Node& node, const fs::path& dir,
   for (auto& entry : node.entries) {
     if (entry.first != "include") expand_includes(entry.second, dir, stack);
   }
-  auto inc =
-      std::find_if(node.entries.begin(), node.entries.end(),
-                   [](const auto& kv) { return kv.first == "include"; });
+  auto inc = std::find_if(node.entries.begin(), node.entries.end(),
+                          [](const auto& kv) { return kv.first == "include"; });
   if (inc == node.entries.end()) return;
   Node merged;
   merged.kind = Node::Kind::kMap;
@@ -237,8 +236,8 @@ void apply_override(Node& root, const std::string& assignment) {
       throw ConfigError(where.file + ": expected '.' after ']' in key path '" +
                         assignment.substr(0, eq) + "'");
     }
-    path = path.substr(0, open) + "." + path.substr(open + 1, close - open - 1) +
-           path.substr(close + 1);
+    path = path.substr(0, open) + "." +
+           path.substr(open + 1, close - open - 1) + path.substr(close + 1);
   }
   std::stringstream parts(path);
   std::string part;

@@ -1,24 +1,39 @@
 #include "core/memory_usage.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <algorithm>
-#include <memory>
+#include <new>
 
 namespace adascale::core {
 namespace {
 
 constexpr int64_t kMiB = 1024 * 1024;
 
-// Commits every page of `bytes` fresh bytes; volatile writes cannot be
-// optimised away.
-std::unique_ptr<char[]> touch(int64_t bytes) {
-  std::unique_ptr<char[]> block(new char[static_cast<size_t>(bytes)]);
-  volatile char* p = block.get();
-  for (int64_t i = 0; i < bytes; i += 4096) p[i] = static_cast<char>(i);
-  p[bytes - 1] = 1;
-  return block;
-}
+// `bytes` fresh bytes with every page committed, mapped straight from the
+// kernel and unmapped when the block goes: freeing them lowers the resident
+// set whatever malloc does with freed memory (core/heap_reuse.h turns its
+// giving back off for the whole process).
+class TouchedBlock {
+ public:
+  explicit TouchedBlock(int64_t bytes) : bytes_(static_cast<size_t>(bytes)) {
+    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    data_ = static_cast<char*>(p);
+    volatile char* v = data_;  // volatile writes cannot be optimised away
+    for (size_t i = 0; i < bytes_; i += 4096) v[i] = static_cast<char>(i);
+    v[bytes_ - 1] = 1;
+  }
+  ~TouchedBlock() { munmap(data_, bytes_); }
+  TouchedBlock(const TouchedBlock&) = delete;
+  TouchedBlock& operator=(const TouchedBlock&) = delete;
+
+ private:
+  size_t bytes_;
+  char* data_ = nullptr;
+};
 
 TEST(MemoryUsage, ReportsPlausibleFigures) {
   int64_t rss = resident_bytes();
@@ -34,7 +49,7 @@ TEST(MemoryUsage, PeakGrowsWithTouchedMemory) {
   // The peak only moves once resident memory passes it: allocate the gap
   // left by earlier tests' freed memory plus 64 MiB.
   int64_t gap = std::max<int64_t>(0, peak_before - rss_before);
-  auto block = touch(gap + 64 * kMiB);
+  TouchedBlock block(gap + 64 * kMiB);
   EXPECT_GE(resident_bytes() - rss_before, 60 * kMiB);
   EXPECT_GE(peak_resident_bytes() - peak_before, 60 * kMiB);
 }
@@ -43,7 +58,7 @@ TEST(MemoryUsage, PeakGrowsWithTouchedMemory) {
 // reset the peak starts again from what is resident now.
 TEST(MemoryUsage, ResetStartsThePeakOver) {
   {
-    auto block = touch(peak_resident_bytes() - resident_bytes() + 96 * kMiB);
+    TouchedBlock block(peak_resident_bytes() - resident_bytes() + 96 * kMiB);
   }  // freed: resident drops, the peak stays
   const int64_t high = peak_resident_bytes();
   ASSERT_GE(high - resident_bytes(), 64 * kMiB);
