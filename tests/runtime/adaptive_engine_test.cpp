@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "runtime/int8_quantizer.h"
+#include "tests/fixtures/int8_support.h"
 #include "tests/fixtures/tiny_elastic_spec.h"
 
 namespace adascale::runtime {
@@ -211,7 +212,7 @@ EngineOptions int8_options(BlockMode mode = BlockMode::kOptimized) {
 }
 
 TEST(AdaptiveEngine, Int8BlocksStayCloseToTheFloatNet) {
-  if (!int8_available()) GTEST_SKIP() << "no oneDNN quantized engine";
+  ADASCALE_REQUIRE_INT8();
   auto reference = trained_like_net();
   AdaptiveEngine engine(trained_like_net(), int8_options());
   int int8_blocks = 0;
@@ -239,7 +240,7 @@ TEST(AdaptiveEngine, Int8BlocksStayCloseToTheFloatNet) {
 }
 
 TEST(AdaptiveEngine, Int8BlocksOverTheToleranceStayFloat) {
-  if (!int8_available()) GTEST_SKIP() << "no oneDNN quantized engine";
+  ADASCALE_REQUIRE_INT8();
   auto reference = trained_like_net();
   EngineOptions options = int8_options();
   options.int8_tolerance = 1e-9;
@@ -256,7 +257,7 @@ TEST(AdaptiveEngine, Int8BlocksOverTheToleranceStayFloat) {
 }
 
 TEST(AdaptiveEngine, Int8FastestModeKeepsTheFastestForm) {
-  if (!int8_available()) GTEST_SKIP() << "no oneDNN quantized engine";
+  ADASCALE_REQUIRE_INT8();
   AdaptiveEngine engine(trained_like_net(), int8_options(BlockMode::kFastest));
   for (const BlockReport& b : engine.blocks()) {
     if (b.int8_ms == 0) continue;  // no int8 form was kept for timing

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "tests/fixtures/int8_support.h"
 
 namespace adascale::runtime {
 namespace {
@@ -62,7 +63,7 @@ double relative_error(const torch::Tensor& got, const torch::Tensor& want) {
 }
 
 TEST(Int8Quantizer, FoldsFusesAndStaysCloseToTheFloatBlock) {
-  if (!int8_available()) GTEST_SKIP() << "no oneDNN quantized engine";
+  ADASCALE_REQUIRE_INT8();
   torch::jit::Module block = flat_block();
   torch::NoGradGuard no_grad;
   torch::Tensor x = torch::randn({4, 16, 8, 8});
@@ -88,7 +89,7 @@ TEST(Int8Quantizer, FoldsFusesAndStaysCloseToTheFloatBlock) {
 }
 
 TEST(Int8Quantizer, HoldsAboutAQuarterOfTheFloatWeightBytes) {
-  if (!int8_available()) GTEST_SKIP() << "no oneDNN quantized engine";
+  ADASCALE_REQUIRE_INT8();
   torch::jit::Module q = quantize_int8(flat_block(), images(2), "test");
   // int8 weights (2 × 2304 + 80) plus float biases (16 + 16 + 5).
   EXPECT_EQ(packed_weight_bytes(q), 2 * 2304 + 80 + 4 * (16 + 16 + 5));
@@ -99,7 +100,7 @@ TEST(Int8Quantizer, RefusesMissingCalibration) {
 }
 
 TEST(Int8Quantizer, NamesTheBlockWhenThePassesFail) {
-  if (!int8_available()) GTEST_SKIP() << "no oneDNN quantized engine";
+  ADASCALE_REQUIRE_INT8();
   // Calibration images of the wrong shape make the observed run fail.
   try {
     quantize_int8(flat_block(), {torch::randn({1, 3, 8, 8})}, "stage9/odd");
