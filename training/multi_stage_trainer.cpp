@@ -110,6 +110,14 @@ TrainingReport MultiStageTrainer::run(bool resume) {
   auto stage_peak = [&] {
     return std::max(state.stage_peak_rss_bytes, core::peak_resident_bytes());
   };
+  // The run's peak: the highest of every stage's, the one in progress too.
+  auto run_peak = [&] {
+    int64_t peak = stage_peak();
+    for (const auto& s : report.stages) {
+      peak = std::max(peak, s.peak_rss_bytes);
+    }
+    return peak;
+  };
 
   auto row = [&](const std::string& kind, int stage, int epoch,
                  const std::string& variant, int exit, const Accuracy& a,
@@ -233,11 +241,7 @@ TrainingReport MultiStageTrainer::run(bool resume) {
           report.interrupted = true;
           report.trunk = state.trunk;
           report.wall_seconds = wall_now();
-          report.peak_rss_bytes = stage_peak();
-          for (const auto& s : state.stages) {
-            report.peak_rss_bytes =
-                std::max(report.peak_rss_bytes, s.peak_rss_bytes);
-          }
+          report.peak_rss_bytes = run_peak();
           return report;
         }
       }
@@ -369,10 +373,7 @@ TrainingReport MultiStageTrainer::run(bool resume) {
     log.info("test top-1: {}", fmt::join(parts, ", "));
   }
   report.wall_seconds = wall_now();
-  report.peak_rss_bytes = core::peak_resident_bytes();
-  for (const auto& s : report.stages) {
-    report.peak_rss_bytes = std::max(report.peak_rss_bytes, s.peak_rss_bytes);
-  }
+  report.peak_rss_bytes = run_peak();
   return report;
 }
 
