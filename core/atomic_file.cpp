@@ -64,6 +64,17 @@ void write_file_atomic(const std::string& path, std::string_view contents) {
   }
 }
 
+void make_parent_directories(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec || !fs::is_directory(parent)) {
+    throw IoError(parent.string() + ": cannot create the directory" +
+                  (ec ? ": " + ec.message() : std::string()));
+  }
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open: " + std::strerror(errno));

@@ -197,12 +197,7 @@ core::BundleManifest write_bundle(const std::string& dir,
   const fs::path parent =
       target.has_parent_path() ? target.parent_path() : fs::path(".");
   // Like `train --out runs/NAME`, the parent is made when it is missing.
-  std::error_code made;
-  fs::create_directories(parent, made);
-  if (!fs::is_directory(parent)) {
-    throw IoError(parent.string() + ": cannot create the directory" +
-                  (made ? ": " + made.message() : std::string()));
-  }
+  core::make_parent_directories(target.string());
   const fs::path tmp = parent / ("." + target.filename().string() + ".tmp-" +
                                  std::to_string(::getpid()));
   std::error_code ec;

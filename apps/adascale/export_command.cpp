@@ -154,13 +154,7 @@ void export_torchscript(const ExportOptions& opt) {
   std::ostringstream bytes;
   module.save(bytes, extra);
   refuse_existing(opt.out, opt.force);
-  const fs::path parent = fs::path(opt.out).parent_path();
-  std::error_code made;
-  if (!parent.empty()) fs::create_directories(parent, made);
-  if (made) {
-    throw IoError(parent.string() +
-                  ": cannot create the directory: " + made.message());
-  }
+  core::make_parent_directories(opt.out);
   core::write_file_atomic(opt.out, bytes.str());
 
   nlohmann::json report = meta;

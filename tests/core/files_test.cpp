@@ -36,6 +36,17 @@ TEST(AtomicFile, ErrorsNameTheFile) {
                     "missing: cannot open");
 }
 
+TEST(AtomicFile, MakesMissingParentDirectories) {
+  TempDir dir;
+  make_parent_directories(dir.file("a/b/c.pt"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir.file("a/b")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("a/b/c.pt")));
+  make_parent_directories("bare_name.pt");  // no parent: nothing to make
+  write_file_atomic(dir.file("plain"), "x");
+  EXPECT_THROW_WITH(make_parent_directories(dir.file("plain/c.pt")), IoError,
+                    "plain: cannot create the directory");
+}
+
 TEST(RunDirectory, WritesResolvedConfigAndRefusesReuse) {
   TempDir dir;
   RunConfig c = load_run_config(std::nullopt, {"seed=5"});
