@@ -96,6 +96,15 @@ void finalize_model_spec(ModelSpec& spec, const std::string& source) {
            fmt::format("'{}' is not a candidate of this stage (candidates: {})",
                        stage.backbone, fmt::join(names, ", ")));
     }
+    if (stage.exit_head == "pool") {
+      if (stage.exit_channels != 0 &&
+          stage.exit_channels != stage.out_channels) {
+        fail(source, path + ".exit_channels",
+             fmt::format("a pool exit head has the stage's {} channels, got {}",
+                         stage.out_channels, stage.exit_channels));
+      }
+      stage.exit_channels = stage.out_channels;
+    }
     if (stage.exit_channels == 0) stage.exit_channels = 2 * stage.out_channels;
     in = stage.out_channels;
   }
@@ -116,6 +125,7 @@ std::string model_spec_yaml(const ModelSpec& spec) {
 
 int exit_channels(const ModelSpec& spec, size_t stage) {
   const StageSpec& s = spec.stages.at(stage);
+  if (s.exit_head == "pool") return s.out_channels;
   return s.exit_channels > 0 ? s.exit_channels : 2 * s.out_channels;
 }
 

@@ -39,7 +39,12 @@ struct StageSpec {
   int depth = 1;
   /// Name of the candidate that later stages are trained on (the trunk).
   std::string backbone;
+  /// Exit head: conv (3×3 stride-2 conv → BN → ReLU → pool → dropout →
+  /// linear) or pool (pool → dropout → linear, the paper's streamlined
+  /// branch: no weights but the classifier).
+  std::string exit_head = "conv";
   /// Channels of the exit head's 3×3 convolution; 0 = 2 × out_channels.
+  /// A pool head has the stage's channels.
   int exit_channels = 0;
   std::vector<CandidateSpec> candidates;
 
@@ -50,6 +55,8 @@ struct StageSpec {
     v("stride", stride, check::in_range(1, 4), "stride of the first block");
     v("depth", depth, check::in_range(1, 64), "blocks per candidate");
     v("backbone", backbone, "trunk candidate (default: the first)");
+    v("exit_head", exit_head, check::one_of({"conv", "pool"}),
+      "conv: 3x3 stride-2 conv before pool+linear; pool: pool+linear");
     v("exit_channels", exit_channels, check::in_range(0, 1 << 16));
     v("candidates", candidates, "operators to choose from");
   }

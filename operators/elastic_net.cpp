@@ -46,7 +46,8 @@ void ElasticNetImpl::reset() {
         fmt::format("exit{}", i + 1),
         ExitHead(ExitHeadOptions(stage.out_channels,
                                  core::exit_channels(spec_, i), spec_.classes)
-                     .dropout(spec_.dropout))));
+                     .dropout(spec_.dropout)
+                     .conv(stage.exit_head == "conv"))));
     in = stage.out_channels;
   }
 }

@@ -1,7 +1,8 @@
 #pragma once
 /// The early-exit head after every stage (paper §III-A2, DESIGN §3.2):
 /// conv 3×3 stride 2 → BN → ReLU → adaptive average pool 1×1 → dropout →
-/// linear.
+/// linear; or, without the convolution, the paper's streamlined branch
+/// (pool → dropout → linear), whose only weights are the classifier's.
 
 #include <torch/torch.h>
 
@@ -12,12 +13,15 @@ struct ExitHeadOptions {
       : in_channels_(in_channels), channels_(channels), classes_(classes) {}
   /// Channels of the stage output it reads.
   TORCH_ARG(int64_t, in_channels);
-  /// Channels of its 3×3 stride-2 convolution.
+  /// Channels of its 3×3 stride-2 convolution (must equal in_channels
+  /// without one).
   TORCH_ARG(int64_t, channels);
   /// Number of classes (logits).
   TORCH_ARG(int64_t, classes);
   /// Dropout before the linear layer (training only).
   TORCH_ARG(double, dropout) = 0.2;
+  /// With the 3×3 stride-2 convolution (false: pool → linear only).
+  TORCH_ARG(bool, conv) = true;
 };
 
 class ExitHeadImpl : public torch::nn::Cloneable<ExitHeadImpl> {
@@ -29,6 +33,7 @@ class ExitHeadImpl : public torch::nn::Cloneable<ExitHeadImpl> {
   void pretty_print(std::ostream& stream) const override;
 
   ExitHeadOptions options;
+  /// Null in a pool head.
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
   torch::nn::Dropout dropout{nullptr};

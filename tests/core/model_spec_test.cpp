@@ -61,6 +61,30 @@ TEST(ModelSpec, OverridesApply) {
   EXPECT_EQ(spec.stages[0].candidates[0].op.in_channels, 16);
 }
 
+// A pool exit head (the paper's pool + linear branch) reads the stage's
+// channels; other widths for it are refused, and a typo of the kind too.
+TEST(ModelSpec, PoolExitHeadsHaveTheStageChannels) {
+  TempDir dir;
+  ModelSpec spec = load_model_spec(dir.write("m.yaml", kTwoStages),
+                                   {"stages.0.exit_head=pool"});
+  EXPECT_EQ(spec.stages[0].exit_head, "pool");
+  EXPECT_EQ(spec.stages[0].exit_channels, 16);
+  EXPECT_EQ(exit_channels(spec, 0), 16);
+  EXPECT_EQ(spec.stages[1].exit_head, "conv");
+  EXPECT_EQ(exit_channels(spec, 1), 32);
+  ModelSpec again =
+      load_model_spec(dir.write("resolved.yaml", model_spec_yaml(spec)));
+  EXPECT_EQ(model_spec_yaml(again), model_spec_yaml(spec));
+  EXPECT_THROW_WITH(load_model_spec(dir.write("p.yaml", kTwoStages),
+                                    {"stages.1.exit_head=pool"}),
+                    ConfigError,
+                    "stages[1].exit_channels: a pool exit head has the "
+                    "stage's 24 channels, got 32");
+  EXPECT_THROW_WITH(load_model_spec(dir.write("q.yaml", kTwoStages),
+                                    {"stages.1.exit_head=pooling"}),
+                    ConfigError, "exit_head");
+}
+
 TEST(ModelSpec, ErrorsNameFileKeyAndValue) {
   TempDir dir;
   std::string dup = std::string(kTwoStages) + "      - {type: basic}\n";

@@ -59,6 +59,22 @@ TEST(ExitHead, DropoutActsOnlyInTraining) {
   EXPECT_TRUE(torch::equal(head->forward(x), head->forward(x)));
 }
 
+// Paper §III-A2's streamlined branch: pool → dropout → linear, nothing
+// else to store.
+TEST(ExitHead, PoolHeadIsPoolAndLinearOnly) {
+  torch::manual_seed(43);
+  ExitHead head(ExitHeadOptions(12, 12, 5).conv(false));
+  EXPECT_TRUE(head->conv.is_empty());
+  EXPECT_TRUE(head->bn.is_empty());
+  EXPECT_EQ(head->parameters().size(), 2u);  // fc weight and bias
+  head->eval();
+  auto x = torch::randn({2, 12, 3, 5});
+  EXPECT_TRUE(
+      torch::allclose(head->forward(x), head->fc(x.mean({2, 3})), 1e-5, 1e-6));
+  EXPECT_THROW_WITH(ExitHead(ExitHeadOptions(12, 16, 5).conv(false)),
+                    ConfigError, "a pool head keeps its 12 input channels");
+}
+
 TEST(ExitHead, RefusesNonPositiveSizes) {
   EXPECT_THROW_WITH(ExitHead(ExitHeadOptions(8, 16, 0)), ConfigError,
                     "classes must be > 0");
