@@ -143,11 +143,11 @@ TEST(CliInspect, EveryShippedModelConfigProfiles) {
   EXPECT_GE(models, 9);
 }
 
-// The default net's exits sit near the paper's Table III (±30%) and its
-// variant space is of the paper's order.
-TEST(CliInspect, DefaultElasticNetMatchesThePaperScale) {
+// The first default net (v1, kept for comparison): exits near the paper's
+// Table III parameter counts (±30%), a variant space of the paper's order.
+TEST(CliInspect, FirstElasticNetMatchesThePaperScale) {
   Result r =
-      run("inspect --json --model " + model_config("adascale_cifar.yaml"));
+      run("inspect --json --model " + model_config("adascale_cifar_v1.yaml"));
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   const double paper[] = {0.26e6, 1.36e6, 1.68e6, 2.50e6};
@@ -156,6 +156,36 @@ TEST(CliInspect, DefaultElasticNetMatchesThePaperScale) {
     double params = j["exits"][e]["params"].get<double>();
     EXPECT_NEAR(params / paper[e], 1.0, 0.30) << "exit " << e + 1;
   }
+  EXPECT_EQ(j["variants"].get<int64_t>(), 500);
+  EXPECT_EQ(j["stem"]["channels"], 32);
+  EXPECT_EQ(j["stages"][1]["exit_head"]["channels"], 512);
+}
+
+// The default net is elastic in cost: exit 1 is cheap next to the trunk,
+// the exit heads are light (the paper's Fig. 7(c) overhead), and the
+// variant space is of the paper's order (Table II: 0.48×10³).
+TEST(CliInspect, DefaultElasticNetIsElasticInCost) {
+  Result r =
+      run("inspect --json --model " + model_config("adascale_cifar.yaml"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["exits"].size(), 4u);
+  const double trunk = j["exits"][3]["macs"].get<double>();
+  EXPECT_LE(j["exits"][0]["macs"].get<double>(), 0.25 * trunk);
+  for (int e = 1; e < 4; ++e) {
+    EXPECT_GT(j["exits"][e]["macs"].get<double>(),
+              j["exits"][e - 1]["macs"].get<double>())
+        << "exit " << e + 1;
+  }
+  // Fig. 7(c): heads 1..k-1 over the k-exit trunk, 2 and 4 branches.
+  auto head = [&](int s) {
+    return j["stages"][s]["exit_head"]["storage_fp32_bytes"].get<double>();
+  };
+  auto exit_storage = [&](int e) {
+    return j["exits"][e]["storage_fp32_bytes"].get<double>();
+  };
+  EXPECT_LE(head(0) / exit_storage(1), 0.13);
+  EXPECT_LE((head(0) + head(1) + head(2)) / exit_storage(3), 0.05);
   int64_t variants = j["variants"].get<int64_t>();
   EXPECT_GE(variants, 240);
   EXPECT_LE(variants, 960);
@@ -163,10 +193,9 @@ TEST(CliInspect, DefaultElasticNetMatchesThePaperScale) {
   for (const auto& stage : j["stages"]) {
     EXPECT_GE(stage["candidates"].size(), 4u);
   }
-  // The stem and the exit heads' widths, as configs/models/adascale_cifar.yaml
-  // sets them.
-  EXPECT_EQ(j["stem"]["channels"], 32);
-  EXPECT_EQ(j["stages"][1]["exit_head"]["channels"], 512);
+  // Pool heads after the deep stages have the stage's channels.
+  EXPECT_EQ(j["stages"][3]["exit_head"]["channels"],
+            j["stages"][3]["out_channels"]);
 }
 
 TEST(CliInspect, SetOverridesAndBadInputs) {
