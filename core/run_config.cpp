@@ -43,6 +43,45 @@ void validate(const RunConfig& c, const config::Node& tree) {
     throw ConfigError(where("dataset") +
                       "dataset.label_kind: only cifar100 has coarse labels");
   }
+  const TrainConfig& t = c.train;
+  if (t.pretrain.epochs > 0 && !c.model.elastic()) {
+    throw ConfigError(where("train") +
+                      "train.pretrain.epochs: stage 0 trains an elastic "
+                      "net's trunk; model '" +
+                      c.model.architecture + "' has one stage");
+  }
+  if (t.distillation.weight > 0 && !c.model.elastic()) {
+    throw ConfigError(where("train") +
+                      "train.distillation.weight: distillation into exits "
+                      "needs an elastic net; model '" +
+                      c.model.architecture + "' has one exit");
+  }
+  if (t.distillation.weight > 0 && t.pretrain.epochs == 0) {
+    throw ConfigError(where("train") +
+                      "train.distillation.weight: the teacher is the trunk "
+                      "that stage 0 trains; set train.pretrain.epochs > 0");
+  }
+  if (t.keep_trunk && (t.pretrain.epochs == 0 || t.mode != "freeze" ||
+                       t.trunk_rule != "backbone")) {
+    throw ConfigError(where("train") +
+                      "train.keep_trunk: keeps the trunk stage 0 trained, so "
+                      "it needs train.pretrain.epochs > 0, train.mode: freeze "
+                      "and train.trunk_rule: backbone");
+  }
+  for (size_t i = 0; t.keep_trunk && i < c.model.stages.size(); ++i) {
+    if (c.model.stages[i].candidates.size() < 2) {
+      throw ConfigError(where("train") + "train.keep_trunk: stage " +
+                        std::to_string(i + 1) +
+                        " has only its backbone, so it would train nothing");
+    }
+  }
+  if (c.model.elastic() && !t.pretrain.exit_weights.empty() &&
+      t.pretrain.exit_weights.size() != c.model.stages.size()) {
+    throw ConfigError(where("train") + "train.pretrain.exit_weights: " +
+                      std::to_string(t.pretrain.exit_weights.size()) +
+                      " weights for a net with " +
+                      std::to_string(c.model.stages.size()) + " exits");
+  }
 }
 
 }  // namespace

@@ -57,8 +57,8 @@ struct ScheduleConfig {
   template <typename V>
   void visit(V& v) {
     using namespace config;
-    v("type", type, check::one_of({"constant", "multistep", "cosine",
-                                   "onecycle"}));
+    v("type", type,
+      check::one_of({"constant", "multistep", "cosine", "onecycle"}));
     v("milestones", milestones, check::each(check::at_least(0.0)),
       "epochs (multistep)");
     v("gamma", gamma, check::in_range(0.0, 1.0));
@@ -68,6 +68,48 @@ struct ScheduleConfig {
     v("peak_at", peak_at, check::in_range(0.0, 1.0));
     v("div_factor", div_factor, check::at_least(1.0));
     v("final_div_factor", final_div_factor, check::at_least(1.0));
+  }
+};
+
+/// `train.pretrain:` an extension of Algorithm 1 (stage 0): before the
+/// stage-by-stage passes, the backbone trunk trains end to end with every
+/// exit at once (SDN / MSDNet-style weighted exit losses), so the trunk is
+/// as accurate as a plain network and the shallow exits learn from the
+/// start. The stages then train every candidate on that trunk.
+struct PretrainConfig {
+  /// Epochs of stage 0; 0 = off (Algorithm 1 as the paper has it).
+  int epochs = 0;
+  /// Weight of each exit's loss (exit 1 first); empty = 1 for every exit.
+  std::vector<double> exit_weights;
+  /// Peak learning rate of stage 0; 0 = train.optimizer.lr.
+  double lr = 0.0;
+
+  template <typename V>
+  void visit(V& v) {
+    using namespace config;
+    v("epochs", epochs, check::in_range(0, 100000), "0 = no stage 0");
+    v("exit_weights", exit_weights, check::each(check::in_range(0.0, 100.0)),
+      "loss weight per exit");
+    v("lr", lr, check::in_range(0.0, 100.0), "0 = optimizer.lr");
+  }
+};
+
+/// `train.distillation:` knowledge distillation into the shallow exits
+/// ("Be Your Own Teacher"): an exit's loss becomes
+/// (1 − weight)·CE(labels) + weight·T²·KL(teacher_T ‖ exit_T), softened by
+/// temperature T. In stage 0 the teacher is the deepest exit of the same
+/// batch (detached); in stages 1..N it is the trunk as stage 0 left it
+/// (a frozen copy), so it needs `pretrain.epochs` > 0.
+struct DistillationConfig {
+  /// 0 = off.
+  double weight = 0.0;
+  double temperature = 3.0;
+
+  template <typename V>
+  void visit(V& v) {
+    using namespace config;
+    v("weight", weight, check::in_range(0.0, 1.0), "0 = off");
+    v("temperature", temperature, check::in_range(0.05, 100.0));
   }
 };
 
@@ -97,6 +139,15 @@ struct TrainConfig {
   int log_every = 50;
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
+  PretrainConfig pretrain;
+  DistillationConfig distillation;
+  /// After stage 0: stages 1..N leave the trunk (backbone candidates and
+  /// exit heads) as stage 0 trained it and train only the other
+  /// candidates, under the trunk's own exit head, so every trunk exit keeps
+  /// its stage-0 accuracy and every candidate learns to stand in for the
+  /// backbone block (as LegoDNN retrains descendant blocks). Needs
+  /// pretrain.epochs > 0, mode freeze and trunk_rule backbone.
+  bool keep_trunk = false;
 
   template <typename V>
   void visit(V& v) {
@@ -116,6 +167,9 @@ struct TrainConfig {
     v("log_every", log_every, check::in_range(1, 1000000));
     v("optimizer", optimizer);
     v("schedule", schedule);
+    v("pretrain", pretrain);
+    v("distillation", distillation);
+    v("keep_trunk", keep_trunk, "stages train only non-backbone candidates");
   }
 
   /// Epoch budget of stage `stage` (0-based).

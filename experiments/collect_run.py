@@ -55,10 +55,16 @@ def main(run, out):
             train[int(r["stage"])].append(r)
     # A stage's own row (kind "stage", exit == stage) carries its epochs,
     # wall seconds and trunk choice, so resumed runs report every stage.
+    # Stage 0 (train.pretrain) trains every exit: its own row is the
+    # deepest one.
+    own = {}
     for r in rows:
-        if r["kind"] != "stage" or r["exit"] != r["stage"]:
+        if r["kind"] != "stage":
             continue
         k = int(r["stage"])
+        if k == 0 or int(r["exit"]) == k:
+            own[k] = r
+    for k, r in sorted(own.items()):
         epochs = {int(t["epoch"]): t for t in train[k]}
         rate = sum(float(t["images_per_second"]) for t in epochs.values())
         rate /= max(1, len(epochs))

@@ -28,10 +28,11 @@ c10::IValue list(const std::vector<T>& v) {
 // flattened, with a count per stage.
 void write_stages(torch::serialize::OutputArchive& archive,
                   const TrainingState& state) {
-  std::vector<int64_t> epochs, reached, choice, peak, counts;
+  std::vector<int64_t> ids, epochs, reached, choice, peak, counts;
   std::vector<double> seconds, rate, top1;
   std::vector<std::string> heads;
   for (const StageReport& s : state.stages) {
+    ids.push_back(s.stage);
     epochs.push_back(s.epochs);
     reached.push_back(s.reached_target);
     choice.push_back(s.trunk_choice);
@@ -42,6 +43,7 @@ void write_stages(torch::serialize::OutputArchive& archive,
     heads.insert(heads.end(), s.heads.begin(), s.heads.end());
     top1.insert(top1.end(), s.top1.begin(), s.top1.end());
   }
+  archive.write("stage_ids", list(ids));
   archive.write("stage_epochs", list(epochs));
   archive.write("stage_reached", list(reached));
   archive.write("stage_choice", list(choice));
@@ -87,6 +89,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   archive.write("metrics_rows", c10::IValue(state.metrics_rows));
   archive.write("wall_seconds", c10::IValue(state.wall_seconds));
   archive.write("finished", c10::IValue(state.finished));
+  archive.write("pretrained", c10::IValue(state.pretrained));
   write_stages(archive, state);
 
   torch::serialize::OutputArchive weights;
@@ -166,6 +169,8 @@ CheckpointReader::CheckpointReader(const std::string& path,
     state_.wall_seconds = x.toDouble();
     archive_.read("finished", x);
     state_.finished = x.toBool();
+    // Older checkpoints come from runs without stage 0.
+    state_.pretrained = archive_.try_read("pretrained", x) ? x.toBool() : true;
     read_stages();
     torch::serialize::InputArchive probe;
     has_optimizer_ = archive_.try_read("optimizer", probe);
@@ -193,6 +198,9 @@ void CheckpointReader::read_stages() {
   const auto seconds = doubles("stage_seconds");
   const auto rate = doubles("stage_images_per_second");
   const auto top1 = doubles("stage_top1");
+  // Older checkpoints hold stages 0..n-1 in order and no stage 0.
+  std::vector<int64_t> ids;
+  if (archive_.try_read("stage_ids", x)) ids = x.toIntVector();
   archive_.read("stage_heads", x);
   std::vector<std::string> heads;
   for (const auto& h : x.toListRef()) heads.push_back(h.toStringRef());
@@ -201,13 +209,14 @@ void CheckpointReader::read_stages() {
   for (int64_t c : counts) total += c;
   if (reached.size() != n || choice.size() != n || peak.size() != n ||
       counts.size() != n || seconds.size() != n || rate.size() != n ||
-      heads.size() != size_t(total) || top1.size() != size_t(total)) {
+      heads.size() != size_t(total) || top1.size() != size_t(total) ||
+      (!ids.empty() && ids.size() != n)) {
     fail("inconsistent stage records");
   }
   size_t h = 0;
   for (size_t i = 0; i < n; ++i) {
     StageReport s;
-    s.stage = int(i);
+    s.stage = ids.empty() ? int(i) : int(ids[i]);
     s.epochs = int(epochs[i]);
     s.reached_target = reached[i] != 0;
     s.trunk_choice = int(choice[i]);

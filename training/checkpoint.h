@@ -30,6 +30,8 @@ struct TrainingState {
   int64_t metrics_rows = 0;   ///< rows in the metrics log at this point
   double wall_seconds = 0.0;  ///< training time so far, across resumes
   bool finished = false;
+  /// Stage 0 (train.pretrain) is done or not part of the recipe.
+  bool pretrained = true;
   /// Every finished stage (absent from checkpoints written before they
   /// carried it: a run resumed from one reports only later stages).
   std::vector<StageReport> stages;

@@ -7,12 +7,14 @@
 #include <memory>
 #include <optional>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/logging.h"
 #include "core/memory_usage.h"
 #include "core/timing.h"
 #include "training/checkpoint.h"
+#include "training/distillation.h"
 #include "training/evaluation.h"
 #include "training/lr_schedule.h"
 #include "training/metrics_log.h"
@@ -25,7 +27,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // Loader epochs of different stages must differ so that every stage sees
-// its own shuffles; the number depends only on (stage, epoch).
+// its own shuffles; the number depends only on (stage, epoch). Stage 0
+// (pretraining, index -1) takes the block after the last stage's.
 constexpr int64_t kEpochsPerStageId = 100000;
 
 int argmax(const std::vector<double>& v) {
@@ -36,93 +39,175 @@ std::string percent(double fraction) {
   return fmt::format("{:.2f}%", 100.0 * fraction);
 }
 
-}  // namespace
+/// What one training epoch runs: the heads, how a batch becomes their
+/// logits and how the logits become one loss.
+struct EpochPlan {
+  int stage = 0;  ///< -1 = stage 0
+  int epochs = 0;
+  double peak_lr = 0.0;
+  int64_t loader_epoch_base = 0;
+  std::string title;
+  std::function<std::vector<torch::Tensor>(const torch::Tensor&)> forward;
+  /// Total loss from (logits, labels, images); per-head losses for meters.
+  std::function<torch::Tensor(const std::vector<torch::Tensor>&,
+                              const torch::Tensor&, const torch::Tensor&,
+                              std::vector<double>&)>
+      loss;
+};
 
-MultiStageTrainer::MultiStageTrainer(Trainee& trainee,
-                                     datasets::DataPipeline& data,
-                                     TrainerOptions options)
-    : trainee_(trainee), data_(data), options_(std::move(options)) {}
+/// One run of Algorithm 1 (with the optional stage 0): owns the position,
+/// the clocks and the metrics log, and checkpoints that position.
+class Run {
+ public:
+  Run(Trainee& trainee, datasets::DataPipeline& data,
+      const TrainerOptions& options, std::string last_checkpoint)
+      : trainee_(trainee),
+        data_(data),
+        options_(options),
+        cfg_(options.train),
+        persist_(!options.run_dir.empty()),
+        last_checkpoint_(std::move(last_checkpoint)),
+        stages_(trainee.num_stages()),
+        criterion_(
+            torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+                cfg_.label_smoothing)) {}
 
-std::string MultiStageTrainer::last_checkpoint() const {
-  return (fs::path(options_.run_dir) / "checkpoints" / "last.pt").string();
-}
-
-TrainingReport MultiStageTrainer::run(bool resume) {
-  const core::TrainConfig& cfg = options_.train;
-  const bool persist = !options_.run_dir.empty();
-  auto& log = log::logger();
-  TrainingReport report;
-
-  TrainingState state;
-  std::optional<CheckpointReader> reader;
-  if (resume && persist && fs::exists(last_checkpoint())) {
-    reader.emplace(last_checkpoint(), options_.fingerprint);
-    state = reader->state();
-    reader->restore_model(trainee_.module());
-    reader->restore_rng();
-    log.info("resuming from {}: stage {}, epoch {}, step {}", last_checkpoint(),
-             state.stage + 1, state.epoch + 1, state.step);
-    report.stages = state.stages;
-  } else if (resume) {
-    log.info("no checkpoint to resume from; starting a fresh run");
+  TrainingReport run(bool resume) {
+    start(resume);
+    if (!state_.pretrained && !pretrain()) return interrupted_report();
+    for (; state_.stage < stages_ && !state_.finished; ++state_.stage) {
+      if (!train_stage(state_.stage)) return interrupted_report();
+    }
+    return finish();
   }
-  if (options_.channels_last) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : trainee_.module().parameters()) {
-      if (p.dim() == 4) {
-        p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+
+ private:
+  // ---- set-up -----------------------------------------------------------
+
+  void start(bool resume) {
+    auto& log = log::logger();
+    state_.pretrained = cfg_.pretrain.epochs == 0;
+    const std::string from = resume && persist_ ? resume_point() : "";
+    if (!from.empty()) {
+      reader_.emplace(from, options_.fingerprint);
+      state_ = reader_->state();
+      reader_->restore_model(trainee_.module());
+      reader_->restore_rng();
+      log.info("resuming from {}: {}, epoch {}, step {}", from,
+               state_.pretrained ? fmt::format("stage {}", state_.stage + 1)
+                                 : std::string("stage 0 (trunk pretraining)"),
+               state_.epoch + 1, state_.step);
+      report_.stages = state_.stages;
+      if (state_.pretrained && distilling() && state_.stage < stages_) {
+        restore_teacher();
       }
     }
-  }
-  std::unique_ptr<MetricsLog> metrics;
-  if (persist) {
-    fs::create_directories(fs::path(options_.run_dir) / "checkpoints");
-    metrics = std::make_unique<MetricsLog>(options_.run_dir,
-                                           reader ? state.metrics_rows : 0);
+    if (options_.channels_last) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : trainee_.module().parameters()) {
+        if (p.dim() == 4) {
+          p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+        }
+      }
+    }
+    if (persist_) {
+      fs::create_directories(fs::path(options_.run_dir) / "checkpoints");
+      metrics_ = std::make_unique<MetricsLog>(
+          options_.run_dir, reader_ ? state_.metrics_rows : 0);
+    }
+    has_validation_ = options_.evaluate && data_.validation->num_samples() > 0;
+    if (!has_validation_ && options_.evaluate) {
+      log.warn(
+          "the validation split is empty: target accuracies and the trunk "
+          "rule use training accuracy (set dataset.validation_fraction)");
+    }
+    datasets::DataLoader& train = *data_.train;
+    steps_per_epoch_ =
+        cfg_.max_steps > 0
+            ? std::min<int64_t>(cfg_.max_steps, train.batches_per_epoch())
+            : train.batches_per_epoch();
+    if (steps_per_epoch_ <= 0) {
+      throw ConfigError(
+          "training split yields no batch (loader.batch_size larger than the "
+          "split with drop_last?)");
+    }
+    progress_mode_ = resolve_progress_mode(cfg_.progress);
+    wall_before_ = state_.wall_seconds;
+    stage_before_ = state_.stage_seconds;
   }
 
-  datasets::DataLoader& train = *data_.train;
-  datasets::DataLoader& validation = *data_.validation;
-  const bool has_validation = options_.evaluate && validation.num_samples() > 0;
-  if (!has_validation && options_.evaluate) {
-    log.warn(
-        "the validation split is empty: target accuracies and the trunk rule "
-        "use training accuracy (set dataset.validation_fraction)");
+  bool distilling() const { return cfg_.distillation.weight > 0; }
+
+  /// The checkpoint a resume continues from: last.pt, else the newest
+  /// intact stage checkpoint; "" for a run that never wrote one. A run
+  /// that has trained (metrics rows) but kept no usable checkpoint is
+  /// refused rather than started over over its results.
+  std::string resume_point() const {
+    if (fs::exists(last_checkpoint_)) return last_checkpoint_;
+    const fs::path dir = fs::path(options_.run_dir) / "checkpoints";
+    for (int k = stages_; k >= 0; --k) {
+      const std::string path = (dir / fmt::format("stage{}.pt", k)).string();
+      if (!fs::exists(path)) continue;
+      try {
+        CheckpointReader(path, options_.fingerprint);
+      } catch (const DataError& e) {
+        log::logger().warn("{}", e.what());
+        continue;
+      }
+      log::logger().warn(
+          "{}: missing; resuming from {}, the newest intact stage checkpoint",
+          last_checkpoint_, path);
+      return path;
+    }
+    const fs::path csv = fs::path(options_.run_dir) / "metrics.csv";
+    const std::string text =
+        fs::exists(csv) ? core::read_file(csv.string()) : std::string();
+    if (std::count(text.begin(), text.end(), '\n') > 1) {  // header + rows
+      throw DataError(last_checkpoint_ +
+                      ": missing and no intact stage checkpoint beside it; "
+                      "this run has trained (metrics.csv has rows), so it is "
+                      "not started over: train into another --out");
+    }
+    log::logger().info("no checkpoint to resume from; starting a fresh run");
+    return "";
   }
-  const int64_t steps_per_epoch =
-      cfg.max_steps > 0
-          ? std::min<int64_t>(cfg.max_steps, train.batches_per_epoch())
-          : train.batches_per_epoch();
-  if (steps_per_epoch <= 0) {
-    throw ConfigError(
-        "training split yields no batch (loader.batch_size larger than the "
-        "split with drop_last?)");
+
+  std::string stage0_checkpoint() const {
+    return (fs::path(options_.run_dir) / "checkpoints" / "stage0.pt").string();
   }
-  const ProgressMode progress_mode = resolve_progress_mode(cfg.progress);
-  const int stages = trainee_.num_stages();
-  core::Stopwatch wall;
-  const double wall_before = state.wall_seconds;
-  auto wall_now = [&] { return wall_before + wall.seconds(); };
-  // The stage in progress, across resumes: time and peak memory so far.
-  core::Stopwatch stage_clock;
-  double stage_before = state.stage_seconds;
-  auto stage_now = [&] { return stage_before + stage_clock.seconds(); };
-  auto stage_peak = [&] {
-    return std::max(state.stage_peak_rss_bytes, core::peak_resident_bytes());
-  };
+
+  // The teacher is the trunk as stage 0 left it: stage0.pt holds it.
+  void restore_teacher() {
+    trainee_.snapshot_teacher();
+    if (!fs::exists(stage0_checkpoint())) {
+      throw DataError(stage0_checkpoint() +
+                      ": missing; distillation needs the trunk stage 0 "
+                      "trained as its teacher");
+    }
+    CheckpointReader(stage0_checkpoint(), options_.fingerprint)
+        .restore_model(*trainee_.teacher());
+  }
+
+  // ---- clocks, rows, checkpoints ------------------------------------------
+
+  double wall_now() const { return wall_before_ + wall_.seconds(); }
+  double stage_now() const { return stage_before_ + stage_clock_.seconds(); }
+  int64_t stage_peak() const {
+    return std::max(state_.stage_peak_rss_bytes, core::peak_resident_bytes());
+  }
   // The run's peak: the highest of every stage's, the one in progress too.
-  auto run_peak = [&] {
+  int64_t run_peak() const {
     int64_t peak = stage_peak();
-    for (const auto& s : report.stages) {
+    for (const auto& s : report_.stages) {
       peak = std::max(peak, s.peak_rss_bytes);
     }
     return peak;
-  };
+  }
 
-  auto row = [&](const std::string& kind, int stage, int epoch,
-                 const std::string& variant, int exit, const Accuracy& a,
-                 double lr, double seconds, double images_per_second) {
-    if (!metrics) return;
+  void row(const std::string& kind, int stage, int epoch,
+           const std::string& variant, int exit, const Accuracy& a, double lr,
+           double seconds, double images_per_second) {
+    if (!metrics_) return;
     MetricsRow r;
     r.kind = kind;
     r.stage = stage + 1;
@@ -137,244 +222,478 @@ TrainingReport MultiStageTrainer::run(bool resume) {
     r.images_per_second = images_per_second;
     r.peak_rss_bytes = core::peak_resident_bytes();
     r.wall_seconds = wall_now();
-    metrics->append(r);
-  };
-  // `in_stage`: written mid-stage, so the stage's time and peak so far
-  // travel with it; at a stage's end they are in state.stages instead.
-  auto checkpoint = [&](const TrainingOptimizer* optimizer, bool in_stage) {
-    if (!persist) return;
-    state.metrics_rows = metrics->rows();
-    state.wall_seconds = wall_now();
+    metrics_->append(r);
+  }
+
+  /// Saves `position` (where a resumed run continues) with the rest of the
+  /// state. `in_stage`: written mid-stage, so the stage's time and peak so
+  /// far travel with it; at a stage's end they are in state.stages instead.
+  void checkpoint(const TrainingState& position,
+                  const TrainingOptimizer* optimizer, bool in_stage) {
+    if (!persist_) return;
+    TrainingState s = position;
+    s.metrics_rows = metrics_->rows();
+    s.wall_seconds = wall_now();
     if (in_stage) {
-      state.stage_seconds = stage_now();
-      state.stage_peak_rss_bytes = stage_peak();
+      s.stage_seconds = stage_now();
+      s.stage_peak_rss_bytes = stage_peak();
     }
-    save_checkpoint(last_checkpoint(), trainee_.module(), optimizer, state,
+    save_checkpoint(last_checkpoint_, trainee_.module(), optimizer, s,
                     options_.fingerprint);
-  };
+  }
 
-  auto criterion_options =
-      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
-          cfg.label_smoothing);
+  TrainingReport interrupted_report() {
+    report_.interrupted = true;
+    report_.trunk = state_.trunk;
+    report_.wall_seconds = wall_now();
+    report_.peak_rss_bytes = run_peak();
+    return report_;
+  }
 
-  // The last stage's end-of-stage pass is the final validation: the same
-  // exits of the same weights.
-  std::optional<std::vector<Accuracy>> final_validation;
-  for (; state.stage < stages && !state.finished; ++state.stage) {
-    const int stage = state.stage;
+  /// Copies last.pt (just written at a stage's end) to stage<k>.pt.
+  void keep_stage_checkpoint(int stage_number) {
+    if (!persist_) return;
+    fs::copy_file(last_checkpoint_,
+                  fs::path(options_.run_dir) / "checkpoints" /
+                      fmt::format("stage{}.pt", stage_number),
+                  fs::copy_options::overwrite_existing);
+  }
+
+  // ---- one epoch ------------------------------------------------------------
+
+  /// Trains one epoch of `plan` from state_.step on. False if interrupted
+  /// (after a checkpoint).
+  bool train_epoch(const EpochPlan& plan, const std::vector<std::string>& heads,
+                   TrainingOptimizer& optimizer, double& lr, int64_t& images,
+                   double& seconds) {
+    const int epoch = state_.epoch;
+    if (state_.meters.size() != heads.size() || state_.step == 0) {
+      state_.meters.assign(heads.size(), AccuracyMeter());
+    }
+    datasets::DataLoader& train = *data_.train;
+    train.start_epoch(plan.loader_epoch_base + epoch, state_.step);
+    Progress progress(
+        progress_mode_,
+        fmt::format("{} epoch {}/{}", plan.title, epoch + 1, plan.epochs),
+        steps_per_epoch_, cfg_.log_every);
+    core::Stopwatch epoch_clock;
+    images = 0;
+    std::vector<double> losses;
+    while (state_.step < steps_per_epoch_) {
+      auto batch = train.next();
+      if (!batch) break;
+      lr = scheduled_lr(cfg_.schedule, plan.peak_lr,
+                        epoch + double(state_.step) / steps_per_epoch_,
+                        plan.epochs);
+      optimizer.set_lr(lr);
+      auto logits = plan.forward(batch->images);
+      losses.clear();
+      torch::Tensor loss =
+          plan.loss(logits, batch->labels, batch->images, losses);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      for (size_t h = 0; h < logits.size(); ++h) {
+        state_.meters[h].add(logits[h], batch->labels, losses[h]);
+      }
+      ++state_.step;
+      images += batch->labels.size(0);
+      const Accuracy first = state_.meters[0].result();
+      progress.update(state_.step, images, first.loss, first.top1);
+      if (options_.on_step) options_.on_step(plan.stage, epoch, state_.step);
+      if (core::interrupt_requested()) {
+        progress.finish();
+        checkpoint(state_, &optimizer, /*in_stage=*/true);
+        log::logger().warn(
+            "interrupted at stage {} epoch {} step {}; checkpoint {}",
+            plan.stage + 1, epoch + 1, state_.step,
+            persist_ ? last_checkpoint_ : "(none: no run directory)");
+        return false;
+      }
+    }
+    progress.finish();
+    seconds = epoch_clock.seconds();
+    return true;
+  }
+
+  /// After an epoch: the position moves to the next epoch's first step.
+  void checkpoint_epoch_end(const TrainingOptimizer& optimizer) {
+    state_.step = 0;
+    state_.meters.clear();
+    TrainingState next = state_;
+    next.epoch += 1;
+    checkpoint(next, &optimizer, /*in_stage=*/true);
+  }
+
+  TrainingOptimizer make_optimizer(std::vector<ParamGroup> params) {
+    TrainingOptimizer optimizer(cfg_.optimizer, std::move(params));
+    if (reader_ && reader_->has_optimizer()) {
+      reader_->restore_optimizer(optimizer);
+    }
+    reader_.reset();  // later stages start from fresh optimisers
+    return optimizer;
+  }
+
+  /// Cross-entropy, blended with distillation from `teacher` when defined.
+  torch::Tensor head_loss(const torch::Tensor& logits,
+                          const torch::Tensor& labels,
+                          const torch::Tensor& teacher) {
+    auto ce = torch::nn::functional::cross_entropy(logits, labels, criterion_);
+    if (!teacher.defined()) return ce;
+    const double w = cfg_.distillation.weight;
+    return (1.0 - w) * ce +
+           w * distillation_loss(logits, teacher,
+                                 cfg_.distillation.temperature);
+  }
+
+  // ---- stage 0: the trunk with every exit --------------------------------
+
+  bool pretrain() {
+    auto& log = log::logger();
+    const std::vector<int> path = trainee_.backbone_path();
+    std::vector<std::string> heads;
+    for (int e = 0; e < stages_; ++e) {
+      heads.push_back(trainee_.exit_name(path, e));
+    }
+    std::vector<double> weights = cfg_.pretrain.exit_weights;
+    if (weights.empty()) weights.assign(size_t(stages_), 1.0);
+    EpochPlan plan;
+    plan.stage = -1;
+    plan.epochs = cfg_.pretrain.epochs;
+    plan.peak_lr = cfg_.pretrain.lr > 0 ? cfg_.pretrain.lr : cfg_.optimizer.lr;
+    plan.loader_epoch_base = int64_t(stages_) * kEpochsPerStageId;
+    plan.title = fmt::format("stage 0/{}", stages_);
+    plan.forward = [&](const torch::Tensor& x) {
+      return trainee_.forward_exits(path, x, stages_);
+    };
+    // Self-distillation: the deepest exit of the same batch teaches the
+    // others; it learns from the labels alone.
+    plan.loss = [&](const std::vector<torch::Tensor>& logits,
+                    const torch::Tensor& labels, const torch::Tensor&,
+                    std::vector<double>& losses) {
+      torch::Tensor teacher;
+      if (distilling()) teacher = logits.back().detach();
+      torch::Tensor total;
+      for (size_t e = 0; e < logits.size(); ++e) {
+        auto l = head_loss(logits[e], labels,
+                           e + 1 < logits.size() ? teacher : torch::Tensor());
+        losses.push_back(l.item<double>());
+        auto weighted = weights[e] * l;
+        total = total.defined() ? total + weighted : weighted;
+      }
+      return total;
+    };
+
+    TrainingOptimizer optimizer =
+        make_optimizer(trainee_.pretrain_parameters());
+    if (state_.validation_top1.size() != heads.size()) {
+      state_.validation_top1.assign(heads.size(), 0.0);
+    }
+    StageReport stage_report;
+    stage_report.stage = -1;
+    stage_report.heads = heads;
+    stage_report.epochs = state_.epoch;
+    stage_clock_.restart();
+    log.info(
+        "stage 0/{}: pretraining the trunk with its {} exits ({} epochs{})",
+        stages_, stages_, plan.epochs,
+        distilling() ? fmt::format(", self-distillation weight {}",
+                                   cfg_.distillation.weight)
+                     : std::string());
+    core::reset_peak_resident();
+    std::optional<std::vector<Accuracy>> last_validation;
+    for (; state_.epoch < plan.epochs; ++state_.epoch) {
+      trainee_.set_pretrain_mode(true);
+      double lr = 0, seconds = 0;
+      int64_t images = 0;
+      if (!train_epoch(plan, heads, optimizer, lr, images, seconds)) {
+        return false;
+      }
+      const double rate = seconds > 0 ? double(images) / seconds : 0.0;
+      stage_report.images_per_second = rate;
+      const int epoch = state_.epoch;
+      for (size_t h = 0; h < heads.size(); ++h) {
+        row("train", -1, epoch, heads[h], int(h), state_.meters[h].result(), lr,
+            seconds, rate);
+      }
+      const bool last = epoch + 1 == plan.epochs;
+      if (has_validation_ && ((epoch + 1) % cfg_.eval_every == 0 || last)) {
+        auto acc = evaluate_exits(trainee_, path, stages_, *data_.validation);
+        for (size_t h = 0; h < heads.size(); ++h) {
+          state_.validation_top1[h] = acc[h].top1;
+          row("validation", -1, epoch, heads[h], int(h), acc[h], lr, seconds,
+              rate);
+        }
+        last_validation = acc;
+      }
+      std::vector<std::string> parts;
+      for (size_t h = 0; h < heads.size(); ++h) {
+        parts.push_back(fmt::format("exit {} {}", h + 1,
+                                    percent(state_.validation_top1[h])));
+      }
+      log.info("stage 0 epoch {}/{}: {:.0f} img/s, validation {}", epoch + 1,
+               plan.epochs, rate, fmt::join(parts, ", "));
+      checkpoint_epoch_end(optimizer);
+      stage_report.epochs += 1;
+    }
+    stage_report.top1 = state_.validation_top1;
+    stage_report.trunk_choice = stages_ - 1;  // the deepest exit
+    stage_report.seconds = stage_now();
+    stage_report.peak_rss_bytes = stage_peak();
+    report_.stages.push_back(stage_report);
+    if (has_validation_) {
+      // Killed between the last epoch's checkpoint and this one: measure.
+      if (!last_validation) {
+        last_validation =
+            evaluate_exits(trainee_, path, stages_, *data_.validation);
+      }
+      for (int e = 0; e < stages_; ++e) {
+        row("stage", -1, state_.epoch - 1, heads[size_t(e)], e,
+            (*last_validation)[size_t(e)], 0.0, stage_report.seconds, 0.0);
+      }
+    }
+    if (distilling()) trainee_.snapshot_teacher();
+    state_.pretrained = true;
+    reset_position();
+    checkpoint(state_, nullptr, /*in_stage=*/false);
+    keep_stage_checkpoint(0);
+    return true;
+  }
+
+  // ---- stage k of Algorithm 1 ---------------------------------------------
+
+  bool train_stage(int stage) {
+    auto& log = log::logger();
     // Each stage's metrics rows then carry its own peak memory (the
     // paper's per-stage training memory), not the process's so far.
     core::reset_peak_resident();
-    const std::vector<int> trunk = state.trunk;
+    const std::vector<int> trunk = state_.trunk;
     const std::vector<std::string> heads = trainee_.heads(stage, trunk);
-    const int epochs = cfg.epochs_of(size_t(stage));
-    const double target = cfg.target_of(size_t(stage));
-    TrainingOptimizer optimizer(cfg.optimizer,
-                                trainee_.parameters(stage, trunk));
-    if (reader && reader->has_optimizer()) {
-      reader->restore_optimizer(optimizer);
-    }
-    reader.reset();  // later stages start from fresh optimisers
-    if (state.validation_top1.size() != heads.size()) {
-      state.validation_top1.assign(heads.size(), 0.0);
+    const double target = cfg_.target_of(size_t(stage));
+    EpochPlan plan;
+    plan.stage = stage;
+    plan.epochs = cfg_.epochs_of(size_t(stage));
+    plan.peak_lr = cfg_.optimizer.lr;
+    plan.loader_epoch_base = stage * kEpochsPerStageId;
+    plan.title = fmt::format("stage {}/{}", stage + 1, stages_);
+    plan.forward = [&](const torch::Tensor& x) {
+      return trainee_.forward_heads(stage, trunk, x, true);
+    };
+    plan.loss = [&](const std::vector<torch::Tensor>& logits,
+                    const torch::Tensor& labels, const torch::Tensor& images,
+                    std::vector<double>& losses) {
+      torch::Tensor teacher;
+      if (distilling()) teacher = trainee_.teacher_logits(images);
+      torch::Tensor total;
+      for (const auto& l : logits) {
+        auto h = head_loss(l, labels, teacher);
+        losses.push_back(h.item<double>());
+        total = total.defined() ? total + h : h;
+      }
+      return total;
+    };
+
+    TrainingOptimizer optimizer =
+        make_optimizer(trainee_.parameters(stage, trunk));
+    if (state_.validation_top1.size() != heads.size()) {
+      state_.validation_top1.assign(heads.size(), 0.0);
     }
     StageReport stage_report;
     stage_report.stage = stage;
     stage_report.heads = heads;
-    stage_report.epochs = state.epoch;  // done before a resume
-    stage_clock.restart();
+    stage_report.epochs = state_.epoch;  // done before a resume
+    stage_clock_.restart();
     // The mode only says how the prefix trains: stage 1 has none.
-    log.info("stage {}/{}: training {} ({}up to {} epochs{})", stage + 1,
-             stages, fmt::join(heads, ", "),
-             stage > 0 ? cfg.mode + " mode, " : std::string(), epochs,
-             target > 0 ? ", target " + percent(target) : "");
+    log.info("stage {}/{}: training {} ({}up to {} epochs{}{})", stage + 1,
+             stages_, fmt::join(heads, ", "),
+             stage > 0 ? cfg_.mode + " mode, " : std::string(), plan.epochs,
+             target > 0 ? ", target " + percent(target) : "",
+             distilling() ? ", distilled from the stage-0 trunk" : "");
     // A resumed stage may already have met its target before the restart.
-    bool reached = target > 0 && state.epoch > 0 &&
-                   *std::max_element(state.validation_top1.begin(),
-                                     state.validation_top1.end()) >= target;
-    for (; state.epoch < epochs && !reached; ++state.epoch) {
-      const int epoch = state.epoch;
-      if (state.meters.size() != heads.size() || state.step == 0) {
-        state.meters.assign(heads.size(), AccuracyMeter());
-      }
+    bool reached = target > 0 && state_.epoch > 0 &&
+                   *std::max_element(state_.validation_top1.begin(),
+                                     state_.validation_top1.end()) >= target;
+    for (; state_.epoch < plan.epochs && !reached; ++state_.epoch) {
       trainee_.set_mode(stage, trunk, /*training=*/true);
-      train.start_epoch(stage * kEpochsPerStageId + epoch, state.step);
-      Progress progress(progress_mode,
-                        fmt::format("stage {}/{} epoch {}/{}", stage + 1,
-                                    stages, epoch + 1, epochs),
-                        steps_per_epoch, cfg.log_every);
-      core::Stopwatch epoch_clock;
+      double lr = 0, seconds = 0;
       int64_t images = 0;
-      double lr = 0.0;
-      while (state.step < steps_per_epoch) {
-        auto batch = train.next();
-        if (!batch) break;
-        lr = scheduled_lr(cfg.schedule, cfg.optimizer.lr,
-                          epoch + double(state.step) / steps_per_epoch, epochs);
-        optimizer.set_lr(lr);
-        auto logits = trainee_.forward_heads(stage, trunk, batch->images, true);
-        torch::Tensor loss;
-        std::vector<double> losses;
-        for (const auto& l : logits) {
-          auto head_loss = torch::nn::functional::cross_entropy(
-              l, batch->labels, criterion_options);
-          losses.push_back(head_loss.item<double>());
-          loss = loss.defined() ? loss + head_loss : head_loss;
-        }
-        optimizer.zero_grad();
-        loss.backward();
-        optimizer.step();
-        for (size_t h = 0; h < logits.size(); ++h) {
-          state.meters[h].add(logits[h], batch->labels, losses[h]);
-        }
-        ++state.step;
-        images += batch->labels.size(0);
-        const Accuracy first = state.meters[0].result();
-        progress.update(state.step, images, first.loss, first.top1);
-        if (options_.on_step) options_.on_step(stage, epoch, state.step);
-        if (core::interrupt_requested()) {
-          progress.finish();
-          checkpoint(&optimizer, /*in_stage=*/true);
-          log.warn("interrupted at stage {} epoch {} step {}; checkpoint {}",
-                   stage + 1, epoch + 1, state.step,
-                   persist ? last_checkpoint() : "(none: no run directory)");
-          report.interrupted = true;
-          report.trunk = state.trunk;
-          report.wall_seconds = wall_now();
-          report.peak_rss_bytes = run_peak();
-          return report;
-        }
+      if (!train_epoch(plan, heads, optimizer, lr, images, seconds)) {
+        return false;
       }
-      progress.finish();
-      const double seconds = epoch_clock.seconds();
+      const int epoch = state_.epoch;
       const double rate = seconds > 0 ? double(images) / seconds : 0.0;
       stage_report.images_per_second = rate;
       std::vector<double> train_top1;
       for (size_t h = 0; h < heads.size(); ++h) {
-        Accuracy a = state.meters[h].result();
+        Accuracy a = state_.meters[h].result();
         train_top1.push_back(a.top1);
         row("train", stage, epoch, heads[h], stage, a, lr, seconds, rate);
       }
-      const bool last = epoch + 1 == epochs;
-      if (has_validation &&
-          ((epoch + 1) % cfg.eval_every == 0 || last || target > 0)) {
-        auto acc = evaluate_heads(trainee_, stage, trunk, validation,
-                                  cfg.label_smoothing);
+      const bool last = epoch + 1 == plan.epochs;
+      if (has_validation_ &&
+          ((epoch + 1) % cfg_.eval_every == 0 || last || target > 0)) {
+        auto acc = evaluate_heads(trainee_, stage, trunk, *data_.validation,
+                                  cfg_.label_smoothing);
         for (size_t h = 0; h < heads.size(); ++h) {
-          state.validation_top1[h] = acc[h].top1;
+          state_.validation_top1[h] = acc[h].top1;
           row("validation", stage, epoch, heads[h], stage, acc[h], lr, seconds,
               rate);
         }
-      } else if (!has_validation) {
-        state.validation_top1 = train_top1;
+      } else if (!has_validation_) {
+        state_.validation_top1 = train_top1;
       }
-      const int best = argmax(state.validation_top1);
+      const int best = argmax(state_.validation_top1);
       log.info("stage {} epoch {}/{}: {:.0f} img/s, {}; best {} {} ({})",
-               stage + 1, epoch + 1, epochs, rate,
+               stage + 1, epoch + 1, plan.epochs, rate,
                fmt::format("train top-1 {}", percent(train_top1[0])),
                heads[size_t(best)],
-               percent(state.validation_top1[size_t(best)]),
-               has_validation ? "validation" : "train");
-      reached = target > 0 && state.validation_top1[size_t(best)] >= target;
-      state.step = 0;
-      state.meters.clear();
-      // The checkpoint names the next epoch; ++epoch happens after it.
-      ++state.epoch;
-      checkpoint(&optimizer, /*in_stage=*/true);
-      --state.epoch;
+               percent(state_.validation_top1[size_t(best)]),
+               has_validation_ ? "validation" : "train");
+      reached = target > 0 && state_.validation_top1[size_t(best)] >= target;
+      checkpoint_epoch_end(optimizer);
       stage_report.epochs += 1;
     }
     if (target > 0 && !reached) {
       log.warn("stage {}: target {} not reached within {} epochs (best {})",
-               stage + 1, percent(target), epochs,
-               percent(*std::max_element(state.validation_top1.begin(),
-                                         state.validation_top1.end())));
+               stage + 1, percent(target), plan.epochs,
+               percent(*std::max_element(state_.validation_top1.begin(),
+                                         state_.validation_top1.end())));
     }
 
-    // Fix this stage's trunk choice.
-    int choice = trainee_.backbone(stage);
-    if (cfg.trunk_rule == "best_accuracy") {
-      choice = argmax(state.validation_top1);
-    } else if (cfg.trunk_rule == "best_accuracy_per_mac") {
-      if (!options_.cost) {
-        throw ConfigError(
-            "train.trunk_rule: best_accuracy_per_mac needs candidate costs");
-      }
-      std::vector<double> score;
-      for (size_t h = 0; h < heads.size(); ++h) {
-        score.push_back(state.validation_top1[h] /
-                        std::max(1.0, options_.cost(stage, int(h))));
-      }
-      choice = argmax(score);
-    }
+    const int choice = choose_trunk(stage, heads);
     stage_report.reached_target = reached;
-    stage_report.top1 = state.validation_top1;
+    stage_report.top1 = state_.validation_top1;
     stage_report.trunk_choice = choice;
     stage_report.seconds = stage_now();
     stage_report.peak_rss_bytes = stage_peak();
-    report.stages.push_back(stage_report);
-    state.trunk.push_back(choice);
+    report_.stages.push_back(stage_report);
+    state_.trunk.push_back(choice);
     log.info("stage {}: trunk continues with {}", stage + 1,
              heads[size_t(choice)]);
 
     // Every exit so far, so one sees whether fine-tuning moved earlier ones.
-    if (has_validation) {
-      auto acc = evaluate_exits(trainee_, state.trunk, stage + 1, validation);
-      if (stage + 1 == stages) final_validation = acc;
+    if (has_validation_) {
+      auto acc =
+          evaluate_exits(trainee_, state_.trunk, stage + 1, *data_.validation);
+      if (stage + 1 == stages_) final_validation_ = acc;
       std::vector<std::string> parts;
       for (int e = 0; e <= stage; ++e) {
-        row("stage", stage, state.epoch - 1, trainee_.exit_name(state.trunk, e),
-            e, acc[size_t(e)], 0.0, stage_report.seconds, 0.0);
+        row("stage", stage, state_.epoch - 1,
+            trainee_.exit_name(state_.trunk, e), e, acc[size_t(e)], 0.0,
+            stage_report.seconds, 0.0);
         parts.push_back(
             fmt::format("exit {} {}", e + 1, percent(acc[size_t(e)].top1)));
       }
       log.info("after stage {}: validation {}", stage + 1,
                fmt::join(parts, ", "));
     }
-    state.epoch = 0;
-    state.step = 0;
-    state.validation_top1.clear();
-    state.stages = report.stages;
-    state.stage_seconds = 0;
-    state.stage_peak_rss_bytes = 0;
-    stage_before = 0;
-    if (stage + 1 == stages) state.finished = true;
-    ++state.stage;
-    checkpoint(nullptr, /*in_stage=*/false);
-    --state.stage;
-    if (persist) {
-      fs::copy_file(last_checkpoint(),
-                    fs::path(options_.run_dir) / "checkpoints" /
-                        fmt::format("stage{}.pt", stage + 1),
-                    fs::copy_options::overwrite_existing);
-    }
+    reset_position();
+    if (stage + 1 == stages_) state_.finished = true;
+    TrainingState next = state_;
+    next.stage += 1;
+    checkpoint(next, nullptr, /*in_stage=*/false);
+    keep_stage_checkpoint(stage + 1);
+    return true;
   }
 
-  report.trunk = state.trunk;
-  const int exits = int(state.trunk.size());
-  for (int e = 0; e < exits; ++e) {
-    report.exit_names.push_back(trainee_.exit_name(state.trunk, e));
+  /// A finished stage leaves no epoch in progress.
+  void reset_position() {
+    state_.epoch = 0;
+    state_.step = 0;
+    state_.validation_top1.clear();
+    state_.stages = report_.stages;
+    state_.stage_seconds = 0;
+    state_.stage_peak_rss_bytes = 0;
+    stage_before_ = 0;
   }
-  if (final_validation) {
-    report.validation = *final_validation;
-  } else if (has_validation) {
-    report.validation =
-        evaluate_exits(trainee_, state.trunk, exits, validation);
-  }
-  if (options_.evaluate && data_.test->num_samples() > 0) {
-    report.test = evaluate_exits(trainee_, state.trunk, exits, *data_.test);
-    std::vector<std::string> parts;
-    for (int e = 0; e < exits; ++e) {
-      row("test", exits - 1, 0, report.exit_names[size_t(e)], e,
-          report.test[size_t(e)], 0.0, 0.0, 0.0);
-      parts.push_back(fmt::format("{} {}", report.exit_names[size_t(e)],
-                                  percent(report.test[size_t(e)].top1)));
+
+  int choose_trunk(int stage, const std::vector<std::string>& heads) const {
+    if (cfg_.trunk_rule == "best_accuracy") {
+      return argmax(state_.validation_top1);
     }
-    log.info("test top-1: {}", fmt::join(parts, ", "));
+    if (cfg_.trunk_rule == "best_accuracy_per_mac") {
+      if (!options_.cost) {
+        throw ConfigError(
+            "train.trunk_rule: best_accuracy_per_mac needs candidate costs");
+      }
+      std::vector<double> score;
+      for (size_t h = 0; h < heads.size(); ++h) {
+        score.push_back(state_.validation_top1[h] /
+                        std::max(1.0, options_.cost(stage, int(h))));
+      }
+      return argmax(score);
+    }
+    return trainee_.backbone(stage);
   }
-  report.wall_seconds = wall_now();
-  report.peak_rss_bytes = run_peak();
-  return report;
+
+  // ---- the end ------------------------------------------------------------
+
+  TrainingReport finish() {
+    report_.trunk = state_.trunk;
+    const int exits = int(state_.trunk.size());
+    for (int e = 0; e < exits; ++e) {
+      report_.exit_names.push_back(trainee_.exit_name(state_.trunk, e));
+    }
+    // The last stage's end-of-stage pass is the final validation: the same
+    // exits of the same weights.
+    if (final_validation_) {
+      report_.validation = *final_validation_;
+    } else if (has_validation_) {
+      report_.validation =
+          evaluate_exits(trainee_, state_.trunk, exits, *data_.validation);
+    }
+    if (options_.evaluate && data_.test->num_samples() > 0) {
+      report_.test = evaluate_exits(trainee_, state_.trunk, exits, *data_.test);
+      std::vector<std::string> parts;
+      for (int e = 0; e < exits; ++e) {
+        row("test", exits - 1, 0, report_.exit_names[size_t(e)], e,
+            report_.test[size_t(e)], 0.0, 0.0, 0.0);
+        parts.push_back(fmt::format("{} {}", report_.exit_names[size_t(e)],
+                                    percent(report_.test[size_t(e)].top1)));
+      }
+      log::logger().info("test top-1: {}", fmt::join(parts, ", "));
+    }
+    report_.wall_seconds = wall_now();
+    report_.peak_rss_bytes = run_peak();
+    return report_;
+  }
+
+  Trainee& trainee_;
+  datasets::DataPipeline& data_;
+  const TrainerOptions& options_;
+  const core::TrainConfig& cfg_;
+  const bool persist_;
+  const std::string last_checkpoint_;
+  const int stages_;
+  const torch::nn::functional::CrossEntropyFuncOptions criterion_;
+
+  TrainingState state_;
+  TrainingReport report_;
+  std::optional<CheckpointReader> reader_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::optional<std::vector<Accuracy>> final_validation_;
+  bool has_validation_ = false;
+  int64_t steps_per_epoch_ = 0;
+  ProgressMode progress_mode_{};
+  core::Stopwatch wall_;
+  core::Stopwatch stage_clock_;
+  double wall_before_ = 0.0;
+  double stage_before_ = 0.0;
+};
+
+}  // namespace
+
+MultiStageTrainer::MultiStageTrainer(Trainee& trainee,
+                                     datasets::DataPipeline& data,
+                                     TrainerOptions options)
+    : trainee_(trainee), data_(data), options_(std::move(options)) {}
+
+std::string MultiStageTrainer::last_checkpoint() const {
+  return (fs::path(options_.run_dir) / "checkpoints" / "last.pt").string();
+}
+
+TrainingReport MultiStageTrainer::run(bool resume) {
+  return Run(trainee_, data_, options_, last_checkpoint()).run(resume);
 }
 
 }  // namespace adascale::training

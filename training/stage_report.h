@@ -10,7 +10,8 @@
 namespace adascale::training {
 
 struct StageReport {
-  int stage = 0;  ///< 0-based
+  /// 0-based; -1 = stage 0 of train.pretrain (the trunk with every exit).
+  int stage = 0;
   int epochs = 0;
   bool reached_target = false;
   std::vector<std::string> heads;

@@ -1,8 +1,39 @@
 #include "training/trainee.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <mutex>
+
 #include "core/error.h"
 
 namespace adascale::training {
+
+namespace {
+[[noreturn]] void no_trunk(const char* what) {
+  throw InternalError(std::string(what) +
+                      ": this trainee has no multi-exit trunk");
+}
+}  // namespace
+
+std::vector<int> Trainee::backbone_path() const {
+  no_trunk("backbone_path");
+}
+void Trainee::set_pretrain_mode(bool) {
+  no_trunk("set_pretrain_mode");
+}
+std::vector<ParamGroup> Trainee::pretrain_parameters() const {
+  no_trunk("pretrain_parameters");
+}
+void Trainee::snapshot_teacher() {
+  no_trunk("snapshot_teacher");
+}
+torch::nn::Module* Trainee::teacher() {
+  return nullptr;
+}
+torch::Tensor Trainee::teacher_logits(const torch::Tensor&) {
+  no_trunk("teacher_logits");
+}
+
 namespace {
 
 std::vector<int> all_candidates(const operators::ElasticNet& net, int stage) {
@@ -21,6 +52,7 @@ class ElasticTrainee : public Trainee {
   ElasticTrainee(operators::ElasticNet net, const core::TrainConfig& config)
       : net_(std::move(net)),
         finetune_(config.mode == "finetune"),
+        keep_trunk_(config.keep_trunk),
         prefix_scale_(config.prefix_lr_scale) {}
 
   int num_stages() const override { return net_->num_stages(); }
@@ -40,8 +72,11 @@ class ElasticTrainee : public Trainee {
                 bool training) override {
     net_->eval();
     if (!training) return;
-    for (auto& c : net_->candidates[size_t(stage)]) c->train();
-    net_->exits[size_t(stage)]->train();
+    auto& cands = net_->candidates[size_t(stage)];
+    for (size_t c = 0; c < cands.size(); ++c) {
+      if (!keeps(stage, int(c))) cands[c]->train();
+    }
+    if (!keep_trunk_) net_->exits[size_t(stage)]->train();
     if (!finetune_) return;
     net_->stem->train();
     for (int s = 0; s < stage; ++s) {
@@ -60,16 +95,33 @@ class ElasticTrainee : public Trainee {
       torch::NoGradGuard no_grad;
       prefix = net_->forward_prefix(x, trunk, stage);
     }
-    return net_->forward_candidates(prefix, stage, all_candidates(net_, stage));
+    if (!keep_trunk_) {
+      return net_->forward_candidates(prefix, stage,
+                                      all_candidates(net_, stage));
+    }
+    // The kept backbone only reports; no backward runs through it.
+    std::vector<torch::Tensor> logits;
+    for (int c : all_candidates(net_, stage)) {
+      if (keeps(stage, c)) {
+        torch::NoGradGuard no_grad;
+        logits.push_back(net_->forward_candidates(prefix, stage, {c})[0]);
+      } else {
+        logits.push_back(net_->forward_candidates(prefix, stage, {c})[0]);
+      }
+    }
+    return logits;
   }
 
   std::vector<ParamGroup> parameters(
       int stage, const std::vector<int>& trunk) const override {
     ParamGroup own;
-    for (const auto& c : net_->candidates[size_t(stage)]) {
-      append(own.params, c->parameters());
+    const auto& cands = net_->candidates[size_t(stage)];
+    for (size_t c = 0; c < cands.size(); ++c) {
+      if (!keeps(stage, int(c))) append(own.params, cands[c]->parameters());
     }
-    append(own.params, net_->exits[size_t(stage)]->parameters());
+    if (!keep_trunk_) {
+      append(own.params, net_->exits[size_t(stage)]->parameters());
+    }
     std::vector<ParamGroup> groups{own};
     if (finetune_ && stage > 0) {
       groups.push_back({prefix_parameters(stage, trunk), prefix_scale_});
@@ -116,6 +168,59 @@ class ElasticTrainee : public Trainee {
     return p;
   }
 
+  std::vector<int> backbone_path() const override {
+    std::vector<int> path;
+    for (int s = 0; s < num_stages(); ++s) path.push_back(backbone(s));
+    return path;
+  }
+
+  void set_pretrain_mode(bool training) override {
+    net_->eval();
+    if (!training) return;
+    net_->stem->train();
+    const std::vector<int> path = backbone_path();
+    for (int s = 0; s < num_stages(); ++s) {
+      net_->candidates[size_t(s)][size_t(path[size_t(s)])]->train();
+      net_->exits[size_t(s)]->train();
+    }
+  }
+
+  std::vector<ParamGroup> pretrain_parameters() const override {
+    ParamGroup all{prefix_parameters(num_stages(), backbone_path()), 1.0};
+    for (const auto& e : net_->exits) append(all.params, e->parameters());
+    return {all};
+  }
+
+  void snapshot_teacher() override {
+    // clone() builds the copy's modules, drawing initial weights from the
+    // default generator: keep its state, so a run that snapshots here and
+    // one resumed past this point draw the same numbers afterwards.
+    auto generator = at::detail::getDefaultCPUGenerator();
+    at::Tensor rng;
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      rng = generator.get_state();
+    }
+    teacher_ =
+        std::dynamic_pointer_cast<operators::ElasticNetImpl>(net_->clone());
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(rng);
+    }
+    if (!teacher_) throw InternalError("elastic net clone has another type");
+    for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+    teacher_->eval();
+  }
+
+  torch::nn::Module* teacher() override { return teacher_.get(); }
+
+  torch::Tensor teacher_logits(const torch::Tensor& x) override {
+    if (!teacher_) throw InternalError("teacher_logits before snapshot");
+    torch::NoGradGuard no_grad;
+    const core::Variant deepest{num_stages() - 1, backbone_path()};
+    return teacher_->forward(x, deepest);
+  }
+
  private:
   static std::vector<int> prefix_choices(const std::vector<int>& trunk,
                                          int stages) {
@@ -125,8 +230,15 @@ class ElasticTrainee : public Trainee {
     return {trunk.begin(), trunk.begin() + stages};
   }
 
+  /// Whether candidate `c` of `stage` keeps its stage-0 weights.
+  bool keeps(int stage, int c) const {
+    return keep_trunk_ && c == backbone(stage);
+  }
+
   operators::ElasticNet net_;
+  std::shared_ptr<operators::ElasticNetImpl> teacher_;
   bool finetune_;
+  bool keep_trunk_;
   double prefix_scale_;
 };
 

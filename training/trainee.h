@@ -51,6 +51,27 @@ class Trainee {
   /// before it): what freeze mode must leave untouched.
   virtual std::vector<torch::Tensor> prefix_parameters(
       int stage, const std::vector<int>& trunk) const = 0;
+
+  // Stage 0 (train.pretrain) and distillation. A trainee without a trunk of
+  // several exits (a zoo model) has neither: these throw InternalError,
+  // and the run config refuses such a recipe before training starts.
+
+  /// The backbone candidate of every stage: the path stage 0 trains.
+  virtual std::vector<int> backbone_path() const;
+  /// Stage 0 mode: stem, backbone candidates and every exit train
+  /// (`training`), or all in eval mode.
+  virtual void set_pretrain_mode(bool training);
+  /// Parameters stage 0 trains.
+  virtual std::vector<ParamGroup> pretrain_parameters() const;
+  /// Keeps a frozen copy of the current weights as the distillation
+  /// teacher (eval mode, no gradients).
+  virtual void snapshot_teacher();
+  /// The teacher's module (to restore its weights on resume); null before
+  /// snapshot_teacher().
+  virtual torch::nn::Module* teacher();
+  /// The teacher's logits for a batch: its backbone path's deepest exit,
+  /// without gradients.
+  virtual torch::Tensor teacher_logits(const torch::Tensor& x);
 };
 
 /// The elastic net under Algorithm 1: stage k trains all its candidates and

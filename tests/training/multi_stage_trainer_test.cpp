@@ -159,6 +159,48 @@ TEST(MultiStageTrainer, ResumeAfterInterruptIsExact) {
   EXPECT_GT(done.wall_seconds, stopped.wall_seconds);
 }
 
+// --resume without last.pt continues from the newest intact stage
+// checkpoint (to the very weights of an uninterrupted run) and leaves the
+// finished stages' checkpoints as they were; with none left it refuses
+// rather than starting over a run that has trained.
+TEST(MultiStageTrainer, ResumeWithoutLastCheckpointUsesTheNewestStage) {
+  TempDir dir;
+  auto config = make_config(dir);
+  TrainRun straight(config, dir.file("straight"));
+  straight.train();
+
+  const std::string run_dir = dir.file("resumed");
+  TrainRun first(config, run_dir);
+  first.options.on_step = [](int stage, int epoch, int step) {
+    if (stage == 1 && epoch == 1 && step == 3) core::request_interrupt();
+  };
+  first.train();
+  core::clear_interrupt();
+  const std::string stage1 = run_dir + "/checkpoints/stage1.pt";
+  const std::string stage1_bytes = core::read_file(stage1);
+  fs::remove(run_dir + "/checkpoints/last.pt");
+  TrainRun second(config, run_dir, /*init_seed=*/99);
+  TrainingReport done = second.train(/*resume=*/true);
+  EXPECT_FALSE(done.interrupted);
+  EXPECT_TRUE(identical(state_of(*straight.net), state_of(*second.net)));
+  EXPECT_EQ(core::read_file(stage1), stage1_bytes);
+
+  // With last.pt gone and the only stage checkpoint corrupt, nothing
+  // intact is left: refused, and metrics.csv is kept as it was.
+  const std::string again = dir.file("again");
+  TrainRun third(config, again);
+  third.options.on_step = [](int stage, int, int step) {
+    if (stage == 1 && step == 2) core::request_interrupt();
+  };
+  third.train();
+  core::clear_interrupt();
+  fs::remove(again + "/checkpoints/last.pt");
+  core::write_file_atomic(again + "/checkpoints/stage1.pt", "not a checkpoint");
+  const std::string metrics = core::read_file(again + "/metrics.csv");
+  EXPECT_THROW(TrainRun(config, again).train(/*resume=*/true), DataError);
+  EXPECT_EQ(core::read_file(again + "/metrics.csv"), metrics);
+}
+
 TEST(MultiStageTrainer, UnreachableTargetStopsAtTheBudget) {
   TempDir dir;
   TrainRun run(
