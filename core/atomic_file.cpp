@@ -1,6 +1,7 @@
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,11 +26,23 @@ namespace {
 void write_file_atomic(const std::string& path, std::string_view contents) {
   fs::path target(path);
   fs::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  std::string tmp = (dir / ("." + target.filename().string() + ".tmp-" +
-                            std::to_string(::getpid())))
-                        .string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // mkstemp creates a fresh name exclusively (O_CREAT|O_EXCL, mode 0600):
+  // a file or symlink planted at a predictable temp name cannot redirect
+  // the write.
+  std::string tmp =
+      (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  int fd = ::mkstemp(tmp.data());
   if (fd < 0) fail(tmp, "cannot create");
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // Readable like any file we write (mkstemp leaves it private). Not
+  // through umask(): reading it means setting it, process-wide.
+  if (::fchmod(fd, 0644) != 0) {
+    int saved = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    errno = saved;
+    fail(tmp, "cannot set permissions");
+  }
   const char* p = contents.data();
   size_t left = contents.size();
   while (left > 0) {

@@ -198,13 +198,14 @@ core::BundleManifest write_bundle(const std::string& dir,
       target.has_parent_path() ? target.parent_path() : fs::path(".");
   // Like `train --out runs/NAME`, the parent is made when it is missing.
   core::make_parent_directories(target.string());
-  const fs::path tmp = parent / ("." + target.filename().string() + ".tmp-" +
-                                 std::to_string(::getpid()));
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directory(tmp, ec) || ec) {
-    throw IoError(tmp.string() + ": cannot create: " + ec.message());
+  // mkdtemp: a fresh directory of its own, never one planted at a
+  // predictable name.
+  std::string tmp_name =
+      (parent / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+  if (::mkdtemp(tmp_name.data()) == nullptr) {
+    throw IoError(tmp_name + ": cannot create: " + std::strerror(errno));
   }
+  const fs::path tmp(tmp_name);
   TempDirGuard guard(tmp);
   auto file = [&](const char* name) { return (tmp / name).string(); };
   core::write_file_atomic(file(core::kBundleWeightsFile),

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -26,6 +27,24 @@ TEST(AtomicFile, ReplacesContentsAndLeavesNoTemp) {
     ++files;
   }
   EXPECT_EQ(files, 1);
+}
+
+// A symlink planted at the temp name an older version predicted
+// (".<name>.tmp-<pid>") must not redirect the write to its target.
+TEST(AtomicFile, PlantedTempSymlinkIsNotFollowed) {
+  TempDir dir;
+  const std::string victim = dir.file("victim");
+  write_file_atomic(victim, "keep me");
+  std::filesystem::create_symlink(
+      victim, dir.file(".out.tmp-" + std::to_string(::getpid())));
+  write_file_atomic(dir.file("out"), "written");
+  EXPECT_EQ(read_file(victim), "keep me");
+  EXPECT_EQ(read_file(dir.file("out")), "written");
+  EXPECT_FALSE(std::filesystem::is_symlink(dir.file("out")));
+  // Mode as before mkstemp: readable by all.
+  auto perms = std::filesystem::status(dir.file("out")).permissions();
+  EXPECT_NE(perms & std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
 }
 
 TEST(AtomicFile, ErrorsNameTheFile) {
