@@ -22,6 +22,19 @@ void require(bool ok, const char* field, double value, const char* what) {
   }
 }
 
+void require(bool ok, const char* field, const std::string& value,
+             const char* what) {
+  if (!ok) {
+    throw UsageError(
+        fmt::format("policy.{}: {}, got '{}'", field, what, value));
+  }
+}
+
+// Admissibility compares an accuracy with (highest − drop): the subtraction
+// rounds (0.9 − 0.05 > 0.85 in doubles), so a row exactly at the floor gets
+// this much slack to stay admissible.
+constexpr double kFloorSlack = 1e-12;
+
 // The GuidedSearch pre-filter compares r·c·(1 + κL)·idle against the limit,
 // the exact check r·c·(idle·(1 + κL) + …): the two round differently, so the
 // pre-filter gets this much slack to stay a superset of the feasible rows.
@@ -65,6 +78,10 @@ void validate_policy_config(const PolicyConfig& c) {
           "early_exit_threshold", c.early_exit_threshold, "must be in [0, 1]");
   require(c.overrun_streak >= 0 && c.overrun_streak <= 1000, "overrun_streak",
           c.overrun_streak, "must be in [0, 1000]");
+  require(c.objective == "accuracy" || c.objective == "latency", "objective",
+          c.objective, "expected one of accuracy|latency");
+  require(c.accuracy_floor_drop >= 0 && c.accuracy_floor_drop <= 1,
+          "accuracy_floor_drop", c.accuracy_floor_drop, "must be in [0, 1]");
 }
 
 const char* reason_name(Decision::Reason reason) {
@@ -110,6 +127,30 @@ AdaptationPolicy::AdaptationPolicy(std::vector<search::SearchRow> rows,
     while (it != stairs.end() && it->second >= idle) it = stairs.erase(it);
     stairs[n] = idle;
   }
+
+  // Objective "latency". The top-ranked row is the most accurate of all
+  // rows and always on the front; the front is in rank order, accuracy
+  // descending, so its admissible rows are a prefix of it.
+  latency_objective_ = config_.objective == "latency";
+  if (latency_objective_) {
+    floor_ = r[front_.front()].accuracy - config_.accuracy_floor_drop;
+    while (admissible_front_ < front_.size() &&
+           admissible(front_[admissible_front_])) {
+      ++admissible_front_;
+    }
+  } else {
+    floor_ = -kInf;
+    admissible_front_ = front_.size();
+  }
+}
+
+bool AdaptationPolicy::admissible(size_t row) const {
+  if (row >= layers_.size()) {
+    throw UsageError(fmt::format("policy: no variant {} (there are {})", row,
+                                 layers_.size()));
+  }
+  return !latency_objective_ ||
+         index_.rows()[row].accuracy >= floor_ - kFloorSlack;
 }
 
 bool AdaptationPolicy::ranks_above(size_t a, size_t b) const {
@@ -188,20 +229,99 @@ size_t AdaptationPolicy::fastest(double load, double clock_ratio) const {
   return best;
 }
 
+// Why the admissible part of the front holds every answer of the latency
+// objective. The prediction c·r·(idle·(1 + κL) + λL·layers) never falls
+// when idle latency or layer count grows (κ, λ ≥ 0; IEEE rounding is
+// monotone too). The constructor drops a row j only when a row i already
+// on the front, so ranked above j, is no slower idle at no more layers:
+// idle_i ≤ idle_j, layers_i ≤ layers_j, accuracy_i ≥ accuracy_j (ranks
+// above). So if j is admissible, so
+// is i; i's prediction is ≤ j's, so i is feasible when j is; and i wins
+// the objective's order against j: lower latency, or equal latency and
+// higher accuracy, or equal accuracy and no more layers, and with equal
+// layers too, ranks_above() gave i the lower index (or a lower idle
+// latency, and then equal predictions can only come from rounding, an
+// equally fast answer). Hence the fastest admissible row, feasible or not,
+// is on the front, and among admissible rows only, since the walk stops
+// at the first row below the floor.
+size_t AdaptationPolicy::fastest_admissible(double load,
+                                            double clock_ratio) const {
+  const auto& r = index_.rows();
+  size_t best = front_.front();  // the most accurate row is admissible
+  double best_ms = raw_ms(best, load, clock_ratio);
+  for (size_t k = 1; k < admissible_front_; ++k) {
+    const size_t i = front_[k];
+    const double ms = raw_ms(i, load, clock_ratio);
+    bool better = ms < best_ms;
+    if (ms == best_ms) {
+      if (r[i].accuracy != r[best].accuracy) {
+        better = r[i].accuracy > r[best].accuracy;
+      } else if (layers_[i] != layers_[best]) {
+        better = layers_[i] < layers_[best];
+      } else {
+        better = i < best;
+      }
+    }
+    if (better) {
+      best = i;
+      best_ms = ms;
+    }
+  }
+  return best;
+}
+
+Decision AdaptationPolicy::finish(size_t row, Decision::Reason reason,
+                                  double load, double clock_ratio) {
+  Decision d;
+  d.row = row;
+  d.reason = reason;
+  d.switched = !current_ || *current_ != row;
+  current_ = row;
+  last_raw_ms_ = raw_ms(row, load, clock_ratio);
+  d.predicted_ms = ratio_ * last_raw_ms_;
+  return d;
+}
+
+Decision AdaptationPolicy::decide_latency(double load, double clock_ratio) {
+  // The fastest admissible row is feasible iff any admissible row is.
+  const size_t best = fastest_admissible(load, clock_ratio);
+  if (!feasible(best, load, clock_ratio)) {
+    streak_ = 0;
+    return finish(best, Decision::Reason::kInfeasible, load, clock_ratio);
+  }
+  if (!current_) {
+    streak_ = 0;
+    return finish(best, Decision::Reason::kInitial, load, clock_ratio);
+  }
+  // The running row is admissible: only admissible rows are ever chosen.
+  const size_t running = *current_;
+  const double running_ms = predict_ms(running, load, clock_ratio);
+  if (running_ms > config_.budget_ms) {
+    streak_ = 0;
+    return finish(best, Decision::Reason::kDowngrade, load, clock_ratio);
+  }
+  if (!(predict_ms(best, load, clock_ratio) < running_ms)) {
+    streak_ = 0;
+    return finish(running, Decision::Reason::kKeep, load, clock_ratio);
+  }
+  // A faster admissible variant is feasible now: one more decision in the
+  // streak. The switch goes to this decision's best, which is feasible and
+  // faster now; no streak target is needed (see the header).
+  if (++streak_ < config_.hysteresis) {
+    return finish(running, Decision::Reason::kKeep, load, clock_ratio);
+  }
+  streak_ = 0;
+  return finish(best, Decision::Reason::kUpgrade, load, clock_ratio);
+}
+
 Decision AdaptationPolicy::decide(double load, double clock_ratio) {
   load = std::isfinite(load) ? std::clamp(load, 0.0, 1.0) : 0.0;
   if (!(std::isfinite(clock_ratio) && clock_ratio > 0)) clock_ratio = 1.0;
+  if (latency_objective_) return decide_latency(load, clock_ratio);
   const auto& r = index_.rows();
 
   auto finish = [&](size_t row, Decision::Reason reason) {
-    Decision d;
-    d.row = row;
-    d.reason = reason;
-    d.switched = !current_ || *current_ != row;
-    current_ = row;
-    last_raw_ms_ = raw_ms(row, load, clock_ratio);
-    d.predicted_ms = ratio_ * last_raw_ms_;
-    return d;
+    return this->finish(row, reason, load, clock_ratio);
   };
 
   std::optional<size_t> best = best_feasible(load, clock_ratio);

@@ -22,6 +22,23 @@
 ///    resets the streak.
 ///  - Nothing feasible: the variant with the lowest predicted latency runs,
 ///    reported as kInfeasible.
+///  - Objective "latency" (PolicyConfig::objective; the paper's search
+///    reading, eq. 6 under eq. 7): cost is minimised under an accuracy
+///    constraint instead. A row is admissible when its accuracy is at least
+///    the highest accuracy of all rows minus accuracy_floor_drop; rows below
+///    that floor are never run. The best feasible variant is then the
+///    admissible feasible one with the lowest predicted latency (ties:
+///    higher accuracy, then fewer layers, then row index). The same rules
+///    keep the choice from thrashing: the running variant is left at once
+///    when its prediction exceeds T, the margin is the same dead band, and
+///    "better" for the hysteresis means faster: a switch to a faster
+///    admissible variant needs M decisions in a row in each of which some
+///    admissible variant predicted faster than the running one was
+///    feasible; it goes to the last decision's best (reported as kUpgrade).
+///    Unlike the accuracy objective there is no lucky sample to guard
+///    against: the fastest admissible row is feasible whenever any
+///    admissible row is. Nothing admissible feasible: the fastest admissible
+///    row runs (not the fastest overall), reported as kInfeasible.
 ///  - Feedback: observe() compares a measured latency of the running variant
 ///    with the model's prediction for it at the last decision, and keeps an
 ///    exponential moving average of measured / predicted, clamped to
@@ -36,12 +53,15 @@
 /// answer is then checked with the exact prediction. When that check fails
 /// (only possible when the model's per-layer load term is non-zero) the
 /// policy walks its own copy of the front in accuracy order. Either way a
-/// decision touches the front only, never all rows.
+/// decision touches the front only, never all rows. The latency objective
+/// walks the admissible part of the same front (see the .cpp for why that
+/// holds all of its answers).
 ///
 /// Pure C++ (no LibTorch). Not thread-safe: one engine thread decides.
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/config/checks.h"
@@ -73,6 +93,15 @@ struct PolicyConfig {
   /// cut latency further but cost 5.6 accuracy points, mostly by running
   /// e1 through bursts, for about the same miss rate as threads alone.
   bool overrun_downgrade = false;
+  /// What "best" means: "accuracy" = the most accurate feasible variant
+  /// (paper §IV-C); "latency" = the fastest feasible variant among those
+  /// within accuracy_floor_drop of the most accurate one (the search's
+  /// eq. 6 under eq. 7).
+  std::string objective = "accuracy";
+  /// Objective "latency" only: a variant is admissible when its accuracy is
+  /// ≥ (highest accuracy of all variants) − this, in [0, 1] (accuracy as a
+  /// fraction, so 0.03 = 3 points).
+  double accuracy_floor_drop = 0.03;
 
   template <typename V>
   void visit(V& v) {
@@ -92,6 +121,11 @@ struct PolicyConfig {
       "overruns of T in a row that trigger a decision at once; 0 = off");
     v("overrun_downgrade", overrun_downgrade,
       "an overrun at one thread may downgrade the variant");
+    v("objective", objective, check::one_of({"accuracy", "latency"}),
+      "accuracy = most accurate feasible variant; latency = fastest feasible "
+      "variant within accuracy_floor_drop of the most accurate");
+    v("accuracy_floor_drop", accuracy_floor_drop, check::in_range(0.0, 1.0),
+      "objective latency: admissible accuracy >= best accuracy - this");
   }
 };
 
@@ -103,11 +137,15 @@ void validate_policy_config(const PolicyConfig& config);
 struct Decision {
   /// Why the decision came out as it did.
   enum class Reason {
-    kInitial,     ///< first decision: the best feasible variant
-    kKeep,        ///< the running variant stays
-    kDowngrade,   ///< the running variant broke the budget: switched at once
-    kUpgrade,     ///< a better variant stayed feasible for M decisions
-    kInfeasible,  ///< nothing feasible: the fastest variant runs
+    kInitial,    ///< first decision: the best feasible variant
+    kKeep,       ///< the running variant stays
+    kDowngrade,  ///< the running variant broke the budget: switched at once
+    /// a better variant stayed feasible for M decisions (objective
+    /// latency: a faster admissible one)
+    kUpgrade,
+    /// nothing feasible: the fastest variant runs (objective latency: the
+    /// fastest admissible one)
+    kInfeasible,
   };
   size_t row = 0;         ///< the row to run (index into the policy's rows)
   bool switched = false;  ///< row differs from the previous decision's
@@ -153,6 +191,14 @@ class AdaptationPolicy {
   double predict_ms(size_t row, double load, double clock_ratio = 1.0) const;
   /// Whether that prediction is within T·(1 − margin).
   bool feasible(size_t row, double load, double clock_ratio = 1.0) const;
+  /// Whether `row` may run under the objective: always for "accuracy"; for
+  /// "latency", whether its accuracy reaches accuracy_floor() (1e-12 of
+  /// slack, so a row exactly on the floor stays admissible despite the
+  /// rounding of the subtraction). Throws UsageError for a row out of range.
+  bool admissible(size_t row) const;
+  /// Objective "latency": the least accuracy a variant may have (highest
+  /// accuracy − accuracy_floor_drop); −∞ for "accuracy".
+  double accuracy_floor() const { return floor_; }
 
   /// The running variant; std::nullopt before the first decision.
   std::optional<size_t> current() const { return current_; }
@@ -177,6 +223,14 @@ class AdaptationPolicy {
   std::optional<size_t> best_feasible(double load, double clock_ratio) const;
   /// Row with the lowest predicted latency.
   size_t fastest(double load, double clock_ratio) const;
+  /// Objective "latency": the admissible row with the lowest predicted
+  /// latency (ties: accuracy, layers, index).
+  size_t fastest_admissible(double load, double clock_ratio) const;
+  /// decide() for objective "latency".
+  Decision decide_latency(double load, double clock_ratio);
+  /// The Decision for running `row`, recorded as the running variant.
+  Decision finish(size_t row, Decision::Reason reason, double load,
+                  double clock_ratio);
   /// Whether row a ranks above row b (accuracy, idle latency, layers, index).
   bool ranks_above(size_t a, size_t b) const;
 
@@ -185,6 +239,9 @@ class AdaptationPolicy {
   std::vector<double> layers_;
   search::GuidedSearch index_;  // energy column = layer count
   std::vector<size_t> front_;   // Pareto rows, best rank first
+  bool latency_objective_ = false;
+  double floor_ = 0;             // accuracy_floor()
+  size_t admissible_front_ = 0;  // front_[0, this) are admissible
 
   std::optional<size_t> current_;
   double last_raw_ms_ = 0;  // raw prediction of current_ at the last decision

@@ -52,6 +52,8 @@ struct Args {
   double margin = 0.1;
   int overrun_streak = 2;
   bool overrun_downgrade = false;
+  std::string objective = "accuracy";
+  double accuracy_floor_drop = 0.03;
   int monitor_period_ms = 100;
   std::string device;
   std::string data;
@@ -191,6 +193,8 @@ int run(const Args& args, const std::string& exe) {
   options.policy.overrun_streak = args.overrun_streak;
   options.policy.overrun_downgrade = args.overrun_downgrade;
   options.policy.early_exit_threshold = args.early_exit;
+  options.policy.objective = args.objective;
+  options.policy.accuracy_floor_drop = args.accuracy_floor_drop;
   runtime::validate_policy_config(options.policy);
   options.threads = exec.threads;
   options.feedback_quantile = args.feedback_quantile;
@@ -240,6 +244,8 @@ int run(const Args& args, const std::string& exe) {
   summary["threads"] = exec.threads;
   summary["static_variant"] = engine.space().to_string(baseline);
   summary["early_exit_threshold"] = args.early_exit;
+  summary["objective"] = args.objective;
+  summary["accuracy_floor_drop"] = args.accuracy_floor_drop;
   summary["precision"] = args.precision;
   summary["int8_blocks"] = int8;
   summary["adapt_threads"] = args.adapt_threads;
@@ -352,6 +358,15 @@ int main(int argc, char** argv) {
   app.add_option("--overrun-downgrade", args.overrun_downgrade,
                  "at one thread, an overrun reaction may downgrade the "
                  "variant (true|false)")
+      ->capture_default_str();
+  app.add_option("--objective", args.objective,
+                 "accuracy = most accurate variant within the budget | "
+                 "latency = fastest variant within --accuracy-floor-drop of "
+                 "the most accurate")
+      ->capture_default_str();
+  app.add_option("--accuracy-floor-drop", args.accuracy_floor_drop,
+                 "--objective latency: variants more than this far below the "
+                 "best accuracy (a fraction) never run")
       ->capture_default_str();
   app.add_option("--monitor-period-ms", args.monitor_period_ms,
                  "resource sampling period")

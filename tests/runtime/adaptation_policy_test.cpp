@@ -425,6 +425,279 @@ TEST(AdaptationPolicy, ReadsItsConfigFromYaml) {
   EXPECT_THROW_WITH(read("budget: 3\n"), ConfigError, "unknown key");
 }
 
+// ---- Objective "latency": the fastest admissible feasible variant. ----
+
+PolicyConfig latency_config(double floor_drop, int hysteresis = 3) {
+  PolicyConfig c = config(hysteresis);
+  c.objective = "latency";
+  c.accuracy_floor_drop = floor_drop;
+  return c;
+}
+
+// Three admissible variants whose speed order turns with the load (a
+// per-layer load cost of 0.1 ms per layer at L = 1, no κ), and a fast one
+// below the floor. T = 12 ms, margin 0.1: selection needs ≤ 10.8 ms.
+//   row 0  D: 0.91, 9 ms, 20 layers: 9 + 2L    (most accurate)
+//   row 1  A: 0.90, 4 ms, 100 layers: 4 + 10L  (fastest at low load)
+//   row 2  B: 0.89, 6 ms, 10 layers: 6 + L     (fastest above L = 2/9)
+//   row 3  C: 0.50, 1 ms, 5 layers: 1 + 0.5L   (fastest, below the floor)
+// Floor drop 0.03: admissible accuracy ≥ 0.88, so C never runs.
+AdaptationPolicy turning_policy(PolicyConfig c) {
+  std::vector<search::SearchRow> rows = {{1, 0.91, 9.0, 0},
+                                         {2, 0.90, 4.0, 0},
+                                         {3, 0.89, 6.0, 0},
+                                         {4, 0.5, 1.0, 0}};
+  search::LatencyModel m;
+  m.load_per_layer_s = 1e-4;
+  c.budget_ms = 12;
+  return AdaptationPolicy(rows, {20, 100, 10, 5}, m, c);
+}
+constexpr size_t kD = 0, kA = 1, kB = 2, kC = 3;
+
+TEST(AdaptationPolicy, DefaultObjectiveIsAccuracy) {
+  PolicyConfig c;
+  EXPECT_EQ(c.objective, "accuracy");
+  EXPECT_DOUBLE_EQ(c.accuracy_floor_drop, 0.03);
+  auto policy = ladder_policy();
+  for (size_t i = 0; i < 5; ++i) EXPECT_TRUE(policy.admissible(i)) << i;
+}
+
+TEST(AdaptationPolicy, LatencyObjectivePicksTheFastestAdmissibleFeasibleRow) {
+  // Ladder at L = 0: every row is feasible (2 … 10 ms ≤ 13.5); the accuracy
+  // objective runs row 4.
+  ASSERT_EQ(ladder_policy().decide(0.0).row, 4u);
+
+  auto drop10 = ladder_policy(latency_config(0.10));  // floor 0.8
+  EXPECT_NEAR(drop10.accuracy_floor(), 0.8, 1e-12);
+  EXPECT_FALSE(drop10.admissible(1));
+  EXPECT_TRUE(drop10.admissible(2));
+  Decision d = drop10.decide(0.0);
+  EXPECT_EQ(d.row, 2u);
+  EXPECT_EQ(d.reason, Reason::kInitial);
+  EXPECT_DOUBLE_EQ(d.predicted_ms, 6.0);
+
+  // Floor 0.9 − 0.05, which rounds above 0.85: row 3 sits on the floor and
+  // is admissible all the same.
+  auto drop05 = ladder_policy(latency_config(0.05));
+  EXPECT_TRUE(drop05.admissible(3));
+  EXPECT_FALSE(drop05.admissible(2));
+  EXPECT_EQ(drop05.decide(0.0).row, 3u);
+
+  EXPECT_EQ(ladder_policy(latency_config(0.03)).decide(0.0).row, 4u);
+  EXPECT_EQ(ladder_policy(latency_config(1.0)).decide(0.0).row, 0u);
+
+  // Which admissible row is fastest depends on the load.
+  auto low = turning_policy(latency_config(0.03));
+  d = low.decide(0.0);
+  EXPECT_EQ(d.row, kA);
+  EXPECT_DOUBLE_EQ(d.predicted_ms, 4.0);
+  auto high = turning_policy(latency_config(0.03));
+  d = high.decide(0.5);
+  EXPECT_EQ(d.row, kB);  // 6.5 ms; A takes 9, D 10
+  EXPECT_DOUBLE_EQ(d.predicted_ms, 6.5);
+}
+
+TEST(AdaptationPolicy, LatencyObjectiveNeverRunsARowBelowTheFloor) {
+  // T = 10 ms (selection ≤ 9): rows 0 and 1 (accuracy 0.6, 0.7) are the
+  // fastest, feasible, and below the floor 0.8 of every decision.
+  PolicyConfig c = latency_config(0.10, /*hysteresis=*/1);
+  c.budget_ms = 10;
+  auto policy = ladder_policy(c);
+  for (double clock : {1.0, 1.5, 3.0}) {
+    for (int k = 0; k <= 100; ++k) {
+      const double load = k / 100.0;
+      if (clock == 1.0) {
+        ASSERT_TRUE(policy.feasible(0, load, clock));
+      }
+      Decision d = policy.decide(load, clock);
+      EXPECT_GE(d.row, 2u) << "load " << load << " clock " << clock;
+    }
+  }
+  // L = 0.6: row 2 takes 9.6 ms > 9, row 1 6.4 ms: the accuracy objective
+  // runs row 1; the latency objective stays on the floor.
+  PolicyConfig acc = config();
+  acc.budget_ms = 10;
+  ASSERT_EQ(ladder_policy(acc).decide(0.6).row, 1u);
+  policy.reset();
+  Decision d = policy.decide(0.6);
+  EXPECT_EQ(d.row, 2u);
+  EXPECT_EQ(d.reason, Reason::kInfeasible);
+
+  // C is the fastest row at every load and never runs either.
+  auto turning = turning_policy(latency_config(0.03, 1));
+  EXPECT_FALSE(turning.admissible(kC));
+  for (int k = 0; k <= 100; ++k) {
+    EXPECT_NE(turning.decide((k % 11) / 10.0).row, kC) << k;
+  }
+}
+
+TEST(AdaptationPolicy, LatencyObjectiveDowngradesAtOnceOverTheBudget) {
+  auto policy = turning_policy(latency_config(0.03));
+  Decision d = policy.decide(0.0);
+  ASSERT_EQ(d.row, kA);  // the accuracy objective would run D (9 ms)
+  // L = 0.75: A takes 11.5 ms, over 10.8 but within T = 12: it stays
+  // (B, 6.75 ms, is faster, but that only starts a streak).
+  d = policy.decide(0.75);
+  EXPECT_EQ(d.row, kA);
+  EXPECT_EQ(d.reason, Reason::kKeep);
+  // L = 0.85: A takes 12.5 ms > 12: left in the same decision for the
+  // fastest admissible feasible row, B (6.85 ms), though D (10.7 ms) is
+  // feasible and more accurate.
+  ASSERT_TRUE(policy.feasible(kD, 0.85));
+  d = policy.decide(0.85);
+  EXPECT_EQ(d.reason, Reason::kDowngrade);
+  EXPECT_TRUE(d.switched);
+  EXPECT_EQ(d.row, kB);
+  EXPECT_NEAR(d.predicted_ms, 6.85, 1e-12);
+  EXPECT_EQ(policy.upgrade_streak(), 0);
+}
+
+TEST(AdaptationPolicy, LatencyObjectiveSwitchesToAFasterRowAfterHysteresis) {
+  auto policy = turning_policy(latency_config(0.03, /*hysteresis=*/3));
+  ASSERT_EQ(policy.decide(0.85).row, kB);  // accuracy objective: D
+  // At L = 0 A (4 ms) beats B (6 ms): two decisions keep B ...
+  for (int i = 1; i <= 2; ++i) {
+    Decision d = policy.decide(0.0);
+    EXPECT_EQ(d.row, kB) << i;
+    EXPECT_EQ(d.reason, Reason::kKeep) << i;
+    EXPECT_EQ(policy.upgrade_streak(), i);
+  }
+  // ... a decision where B is the fastest (L = 0.5: 6.5 against 9) resets
+  // the streak ...
+  EXPECT_EQ(policy.decide(0.5).reason, Reason::kKeep);
+  EXPECT_EQ(policy.upgrade_streak(), 0);
+  EXPECT_EQ(policy.decide(0.0).reason, Reason::kKeep);
+  EXPECT_EQ(policy.decide(0.0).reason, Reason::kKeep);
+  // ... and the third decision in a row switches.
+  Decision d = policy.decide(0.0);
+  EXPECT_EQ(d.reason, Reason::kUpgrade);
+  EXPECT_TRUE(d.switched);
+  EXPECT_EQ(d.row, kA);
+  EXPECT_DOUBLE_EQ(d.predicted_ms, 4.0);
+  // A slower, more accurate feasible row (D) is no reason to move.
+  for (int i = 0; i < 10; ++i) {
+    d = policy.decide(0.0);
+    EXPECT_EQ(d.row, kA) << i;
+    EXPECT_EQ(d.reason, Reason::kKeep) << i;
+  }
+}
+
+TEST(AdaptationPolicy,
+     LatencyObjectiveWithNothingFeasibleRunsFastestAdmissible) {
+  // Ladder, T = 1 ms: nothing is feasible. The accuracy objective runs the
+  // fastest row (0); the latency objective the fastest admissible one.
+  PolicyConfig c = latency_config(0.10);
+  c.budget_ms = 1.0;
+  auto policy = ladder_policy(c);
+  Decision d = policy.decide(0.0);
+  EXPECT_EQ(d.reason, Reason::kInfeasible);
+  EXPECT_EQ(d.row, 2u);
+  EXPECT_DOUBLE_EQ(d.predicted_ms, 6.0);
+  d = policy.decide(0.3);
+  EXPECT_EQ(d.reason, Reason::kInfeasible);
+  EXPECT_FALSE(d.switched);
+
+  // Clock ratio 3 at L = 0: A 12, B 18, D 27 ms, all over 10.8; C (3 ms)
+  // is feasible but below the floor.
+  auto turning = turning_policy(latency_config(0.03));
+  ASSERT_TRUE(turning.feasible(kC, 0.0, 3.0));
+  d = turning.decide(0.0, 3.0);
+  EXPECT_EQ(d.reason, Reason::kInfeasible);
+  EXPECT_EQ(d.row, kA);
+  EXPECT_DOUBLE_EQ(d.predicted_ms, 12.0);
+  // Full clock again: A is feasible and the fastest: it stays.
+  d = turning.decide(0.0);
+  EXPECT_EQ(d.reason, Reason::kKeep);
+  EXPECT_EQ(d.row, kA);
+}
+
+// The brute-force answer of the latency objective over all rows: the
+// admissible row with the lowest prediction (ties: accuracy, layers,
+// index), and whether it is feasible.
+size_t brute_fastest_admissible(const AdaptationPolicy& p, double load,
+                                double clock) {
+  const auto& r = p.rows();
+  double top = 0;
+  for (const auto& row : r) top = std::max(top, row.accuracy);
+  std::optional<size_t> best;
+  for (size_t i = 0; i < r.size(); ++i) {
+    if (!(r[i].accuracy >= top - p.config().accuracy_floor_drop - 1e-12))
+      continue;
+    if (!best) {
+      best = i;
+      continue;
+    }
+    const double a = p.predict_ms(i, load, clock);
+    const double b = p.predict_ms(*best, load, clock);
+    const size_t j = *best;
+    if (a != b                           ? a < b
+        : r[i].accuracy != r[j].accuracy ? r[i].accuracy > r[j].accuracy
+        : p.layers()[i] != p.layers()[j] ? p.layers()[i] < p.layers()[j]
+                                         : i < j) {
+      best = i;
+    }
+  }
+  return *best;
+}
+
+TEST(AdaptationPolicy, LatencyDecisionsMatchABruteForceScan) {
+  auto set = random_rows(500, 3);
+  search::LatencyModel m;
+  m.load_slope = 0.8;
+  m.load_per_layer_s = 5e-5;
+  PolicyConfig c = latency_config(0.2);
+  c.budget_ms = 25;
+  AdaptationPolicy policy(set.rows, set.layers, m, c);
+  ASSERT_LT(policy.front_size(), 500u);
+  int initial = 0, infeasible = 0;
+  for (int k = 0; k <= 100; ++k) {
+    const double load = k / 100.0;
+    for (double clock : {1.0, 2.5}) {
+      policy.reset();
+      Decision d = policy.decide(load, clock);
+      const size_t expected = brute_fastest_admissible(policy, load, clock);
+      EXPECT_EQ(d.row, expected) << load << " " << clock;
+      EXPECT_TRUE(policy.admissible(d.row));
+      const bool ok = policy.feasible(expected, load, clock);
+      EXPECT_EQ(d.reason, ok ? Reason::kInitial : Reason::kInfeasible)
+          << load << " " << clock;
+      ++(ok ? initial : infeasible);
+    }
+  }
+  // Both branches were compared.
+  EXPECT_GT(initial, 0);
+  EXPECT_GT(infeasible, 0);
+}
+
+TEST(AdaptationPolicy, RejectsABadObjectiveOrFloorNamingTheKey) {
+  auto make = [](PolicyConfig c) { ladder_policy(c); };
+  PolicyConfig c = config();
+  c.objective = "fastest";
+  EXPECT_THROW_WITH(make(c), UsageError, "policy.objective");
+  EXPECT_THROW_WITH(validate_policy_config(c), UsageError, "'fastest'");
+  c.objective = "";
+  EXPECT_THROW_WITH(make(c), UsageError, "policy.objective");
+  for (double bad : {-0.01, 1.5, std::nan("")}) {
+    c = latency_config(bad);
+    EXPECT_THROW_WITH(make(c), UsageError, "policy.accuracy_floor_drop");
+  }
+  c = latency_config(0.0);
+  EXPECT_NO_THROW(make(c));
+  c = latency_config(1.0);
+  EXPECT_NO_THROW(make(c));
+
+  auto read = [](const std::string& text) {
+    config::Node node = config::parse_yaml(text, "runtime.yaml");
+    return config::Reader::read_struct<PolicyConfig>(node, "policy");
+  };
+  PolicyConfig y = read("objective: latency\naccuracy_floor_drop: 0.05\n");
+  EXPECT_EQ(y.objective, "latency");
+  EXPECT_DOUBLE_EQ(y.accuracy_floor_drop, 0.05);
+  EXPECT_THROW_WITH(read("objective: fast\n"), ConfigError, "policy.objective");
+  EXPECT_THROW_WITH(read("accuracy_floor_drop: 2\n"), ConfigError,
+                    "policy.accuracy_floor_drop");
+}
+
 TEST(AdaptationPolicy, RejectsMismatchedInputs) {
   EXPECT_THROW_WITH(
       AdaptationPolicy(ladder(), {1, 2}, linear_model(), config()), UsageError,
