@@ -14,7 +14,7 @@ namespace adascale::runtime {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = LoadClock;
 
 // Memory comes in chunks mapped straight from the kernel: unmapping gives
 // them back at once, where malloc'ed blocks might stay in the heap.
@@ -52,6 +52,24 @@ int thread_count(const LoadGeneratorOptions& o) {
 }
 
 }  // namespace
+
+DutySlice duty_slice(LoadClock::time_point planned, LoadClock::time_point now,
+                     LoadClock::duration slice, double cpu) {
+  cpu = cpu > 0 ? std::min(cpu, 1.0) : 0.0;  // NaN: 0
+  DutySlice s;
+  s.begin = std::max(planned, now);
+  s.busy_until =
+      s.begin + std::chrono::duration_cast<LoadClock::duration>(slice * cpu);
+  s.end = s.begin + slice;
+  return s;
+}
+
+LoadClock::duration burner_phase(int index, int threads,
+                                 LoadClock::duration slice) {
+  if (threads < 1 || index <= 0) return LoadClock::duration::zero();
+  return std::chrono::duration_cast<LoadClock::duration>(
+      slice * (double(index) / double(threads)));
+}
 
 LoadGenerator::LoadGenerator(LoadGeneratorOptions options)
     : options_(options), threads_(thread_count(options)) {}
@@ -181,30 +199,43 @@ size_t LoadGenerator::allocated_bytes() const {
 }
 
 void LoadGenerator::burn(int index) {
-  const auto slice = std::chrono::milliseconds(options_.slice_ms);
+  const auto slice = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::milliseconds(options_.slice_ms));
+  const auto stopped = [this] { return stopping_.load(); };
   // Spread the threads' busy phases over the slice.
-  auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                 slice * (double(index) / double(threads_)));
+  auto planned = Clock::now() + burner_phase(index, threads_, slice);
   volatile double sink = 1.0;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    const auto begin = next;
-    next = begin + slice;
-    const auto busy_until =
-        begin + std::chrono::duration_cast<Clock::duration>(
-                    slice * cpu_.load(std::memory_order_relaxed));
-    while (Clock::now() < busy_until &&
-           !stopping_.load(std::memory_order_relaxed)) {
-      for (int k = 0; k < 256; ++k) sink = sink * 1.0000001 + 1e-9;
-    }
+    const DutySlice s = duty_slice(planned, Clock::now(), slice,
+                                   cpu_.load(std::memory_order_relaxed));
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait_until(lock, next, [this] { return stopping_.load(); });
+      ++stats_.slices;
+      if (s.busy_until > s.begin) ++stats_.busy_slices;
+      stats_.scheduled += s.end - s.begin;
+      stats_.scheduled_busy += s.busy_until - s.begin;
+      // Only a first slice begins in the future (its phase): idle till then.
+      if (s.begin > Clock::now() && wake_.wait_until(lock, s.begin, stopped))
+        break;
     }
-    // Behind schedule (descheduled, a loaded machine): start afresh rather
-    // than burn the backlog.
-    auto now = Clock::now();
-    if (now > next) next = now;
+    uint64_t rounds = 0;
+    while (Clock::now() < s.busy_until &&
+           !stopping_.load(std::memory_order_relaxed)) {
+      for (int k = 0; k < 256; ++k) sink = sink * 1.0000001 + 1e-9;
+      ++rounds;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    stats_.spin_rounds += rounds;
+    if (wake_.wait_until(lock, s.end, stopped)) break;
+    // Behind schedule (descheduled, a loaded machine), duty_slice() starts
+    // the next slice afresh rather than burn the backlog.
+    planned = s.end;
   }
+}
+
+BurnStats LoadGenerator::burn_stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
 }
 
 void LoadGenerator::follow(LoadTrace trace, double time_scale) {

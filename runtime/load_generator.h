@@ -6,8 +6,9 @@
 ///
 ///  - CPU: one burner thread per core. Every slice (10 ms by default) each
 ///    spins for cpu × slice and sleeps the rest, so the machine's cores are
-///    busy the target share on average. The sleeps wait on a condition
-///    variable, so stop() never waits out a slice.
+///    busy the target share on average (duty_slice() is the schedule). The
+///    busy loop checks the stop flag every round and the sleeps wait on a
+///    condition variable, so stop() never waits out a slice.
 ///  - Memory: a buffer of memory_mb MiB in 1 MiB chunks, every page written
 ///    so it is resident, grown or shrunk chunk by chunk when the target
 ///    changes (chunks above the allocator's mmap threshold go back to the
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -43,6 +45,44 @@ struct LoadGeneratorOptions {
   int trace_period_ms = 50;
   /// Largest memory target accepted, MiB.
   double max_memory_mb = 16384;
+};
+
+/// The clock the burners schedule their slices on.
+using LoadClock = std::chrono::steady_clock;
+
+/// One on/off cycle of a burner thread: busy from `begin` to `busy_until`,
+/// idle from there to `end`, where the next one is planned to begin.
+struct DutySlice {
+  LoadClock::time_point begin;
+  LoadClock::time_point busy_until;
+  LoadClock::time_point end;
+};
+
+/// The burners' schedule, a pure function so that tests check the duty
+/// cycle without timing it. The slice begins at `planned` (where the one
+/// before ended) or, when the burner is behind that (descheduled on a
+/// loaded machine), at `now`: the backlog is dropped, not burnt. It is busy
+/// for the first cpu × `slice` and idle for the rest; `cpu` is clamped to
+/// [0, 1] (NaN counts as 0).
+DutySlice duty_slice(LoadClock::time_point planned, LoadClock::time_point now,
+                     LoadClock::duration slice, double cpu);
+
+/// How far into the first slice burner `index` of `threads` begins, so that
+/// the threads' busy phases are spread evenly over a slice: slice × index /
+/// threads.
+LoadClock::duration burner_phase(int index, int threads,
+                                 LoadClock::duration slice);
+
+/// What the burner threads have done since the generator was constructed,
+/// summed over them: counts, so that tests check the duty cycle rather
+/// than measure CPU time. A slice is counted (with its planned phases)
+/// when it begins, its busy-loop rounds when the busy phase ends.
+struct BurnStats {
+  uint64_t slices = 0;       ///< slices begun
+  uint64_t busy_slices = 0;  ///< of them, those with a busy phase (cpu > 0)
+  uint64_t spin_rounds = 0;  ///< rounds of the busy loop
+  LoadClock::duration scheduled{0};       ///< planned length of the slices
+  LoadClock::duration scheduled_busy{0};  ///< of their busy phases
 };
 
 /// Makes background CPU and memory load between start() and stop().
@@ -86,6 +126,9 @@ class LoadGenerator {
 
   /// Bytes of the memory buffer now allocated (and touched).
   size_t allocated_bytes() const;
+  /// The burners' work so far (see BurnStats); kept across stop() and
+  /// start().
+  BurnStats burn_stats() const;
   /// Burner threads started by start().
   int threads() const { return threads_; }
   const LoadGeneratorOptions& options() const { return options_; }
@@ -109,9 +152,10 @@ class LoadGenerator {
   std::atomic<bool> stopping_{false};  // burners and allocations: quit
   std::atomic<bool> unfollow_{false};  // the follower: quit
 
-  mutable std::mutex mutex_;  // target_, trace_time_, cv waits
+  mutable std::mutex mutex_;  // target_, trace_time_, stats_, cv waits
   std::condition_variable wake_;
   LoadTarget target_;
+  BurnStats stats_;
   std::optional<double> trace_time_;
   bool running_ = false;
 

@@ -24,6 +24,15 @@ void validate_monitor_config(const MonitorConfig& config) {
   validate_load_index_weights(config.load_index);
 }
 
+std::chrono::steady_clock::time_point next_sample_due(
+    std::chrono::steady_clock::time_point due,
+    std::chrono::steady_clock::time_point now,
+    std::chrono::milliseconds period) {
+  auto next = due + period;
+  if (next < now) next = now + period;
+  return next;
+}
+
 ResourceMonitor::ResourceMonitor(MonitorConfig config, SystemPaths paths)
     : config_(std::move(config)) {
   validate_monitor_config(config_);
@@ -107,11 +116,8 @@ void ResourceMonitor::run() {
     }
 
     // On schedule, keep the cadence; late (a slow sample), wait a whole
-    // period rather than sample back to back, which would give CPU deltas
-    // over almost no time.
-    next += period;
-    const auto now = Clock::now();
-    if (next < now) next = now + period;
+    // period rather than sample back to back.
+    next = next_sample_due(next, Clock::now(), period);
     if (wake_.wait_until(lock, next, [this] { return stop_requested_; }))
       return;
   }

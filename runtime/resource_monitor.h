@@ -47,6 +47,17 @@ struct MonitorConfig {
 /// Throws UsageError naming the field when a value is out of range.
 void validate_monitor_config(const MonitorConfig& config);
 
+/// The monitor's schedule, a pure function so that tests check it without
+/// timing the thread: after the sample due at `due` has been taken, at
+/// `now`, the next one is due a period after `due` (keeping the cadence)
+/// or, when that has already passed (a slow sample), a whole period after
+/// `now`, rather than back to back, which would give CPU deltas over
+/// almost no time.
+std::chrono::steady_clock::time_point next_sample_due(
+    std::chrono::steady_clock::time_point due,
+    std::chrono::steady_clock::time_point now,
+    std::chrono::milliseconds period);
+
 /// Samples resources on its own thread between start() and stop().
 /// Every public method is thread-safe.
 class ResourceMonitor {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
+#include <string>
 
 #include "runtime/nvml_gpu.h"
 #include "runtime/system_sampler.h"
@@ -172,26 +172,81 @@ TEST(ResourceReaders, MissingSourcesAreAbsentNotZero) {
   EXPECT_FALSE(gpu.utilization().has_value());
 }
 
-TEST(ResourceReaders, SamplerReadsTheRealMachine) {
-  SystemSampler sampler;  // real /proc, /sys; NVML if loadable
-  // Burn CPU for a few scheduler ticks so the delta spans time.
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(60);
-  volatile double sink = 0;
-  while (std::chrono::steady_clock::now() < until) sink = sink + 1.0;
+// Writes the machine's (proc/stat) and this process's (proc/self/stat) CPU
+// ticks into a fake tree: `busy` split into user and system, `idle` into
+// idle and iowait, `self` into utime and stime.
+void write_cpu_ticks(const TempDir& dir, int busy, int idle, int self) {
+  dir.write("proc/stat", "cpu  " + std::to_string(busy - busy / 3) + " 0 " +
+                             std::to_string(busy / 3) + " " +
+                             std::to_string(idle - idle / 5) + " " +
+                             std::to_string(idle / 5) + " 0 0 0 0 0\n");
+  dir.write("proc/self/stat",
+            "4242 (bench) S 1 4242 4242 0 -1 4194304 100 0 0 0 " +
+                std::to_string(self - self / 4) + " " +
+                std::to_string(self / 4) + " 0 0 20 0 3 0 12345\n");
+}
+
+// Was: busy-loop 60 ms, then the real machine's utilisation within [0, 1].
+// Now: the sampler on a fake tree whose ticks the test advances, so the
+// figures are exact: each is the delta since the previous call, absent
+// when no tick passed, and every other source is read through the same
+// paths.
+TEST(ResourceReaders, SamplerTakesCpuDeltasBetweenCalls) {
+  TempDir dir;
+  auto paths = fake_paths(dir);
+  write_cpu_ticks(dir, /*busy=*/150, /*idle=*/850, /*self=*/40);
+  dir.write("proc/meminfo", "MemTotal: 1000 kB\nMemAvailable: 600 kB\n");
+  dir.write("cgroup/cpu.max", "150000 100000\n");
+  dir.write("cpu/cpu0/cpufreq/scaling_cur_freq", "1800000\n");
+  dir.write("cpu/cpu0/cpufreq/cpuinfo_max_freq", "3000000\n");
+  SystemSampler sampler(paths, /*gpu=*/false);  // first snapshot: now
+
+  // 100 ticks later: 90 busy, 70 of them ours.
+  write_cpu_ticks(dir, 240, 860, 110);
   ResourceSample s = sampler.sample();
   ASSERT_TRUE(s.cpu_utilization.has_value());
-  EXPECT_GE(*s.cpu_utilization, 0.0);
-  EXPECT_LE(*s.cpu_utilization, 1.0);
+  EXPECT_NEAR(*s.cpu_utilization, 0.9, 1e-12);
   ASSERT_TRUE(s.background_load.has_value());
-  EXPECT_GE(*s.background_load, 0.0);
-  EXPECT_LE(*s.background_load, *s.cpu_utilization);
+  EXPECT_NEAR(*s.background_load, 0.2, 1e-12);
+  EXPECT_NEAR(*s.memory_utilization, 0.4, 1e-12);
+  EXPECT_DOUBLE_EQ(*s.cpu_quota_cores, 1.5);
+  EXPECT_DOUBLE_EQ(*s.cpu_clock_mhz, 1800.0);
+  EXPECT_DOUBLE_EQ(*s.cpu_max_clock_mhz, 3000.0);
+  EXPECT_FALSE(s.gpu_utilization.has_value());
+
+  // No tick since: no CPU figure rather than 0 (or a stale one).
+  ResourceSample still = sampler.sample();
+  EXPECT_FALSE(still.cpu_utilization.has_value());
+  EXPECT_FALSE(still.background_load.has_value());
+  EXPECT_TRUE(still.memory_utilization.has_value());
+  EXPECT_GE(still.timestamp, s.timestamp);
+
+  // 200 more ticks, 50 busy, none ours: relative to the last snapshot
+  // that had ticks, not to the first.
+  write_cpu_ticks(dir, 290, 1010, 110);
+  ResourceSample next = sampler.sample();
+  ASSERT_TRUE(next.cpu_utilization.has_value());
+  EXPECT_NEAR(*next.cpu_utilization, 0.25, 1e-12);
+  EXPECT_NEAR(*next.background_load, 0.25, 1e-12);
+}
+
+// The real machine's files parse; no figure is asserted that depends on
+// how busy it is.
+TEST(ResourceReaders, SamplerReadsTheRealMachine) {
+  core::CpuTimes a = read_cpu_times();
+  core::CpuTimes b = read_cpu_times();
+  ASSERT_TRUE(a.valid);
+  ASSERT_TRUE(b.valid);
+  EXPECT_LE(a.busy, a.total);
+  EXPECT_LE(a.total, b.total);  // counters only grow
+  EXPECT_LE(a.self, b.self);
+
+  SystemSampler sampler;  // real /proc, /sys; NVML if loadable
+  ResourceSample s = sampler.sample();
+  EXPECT_GT(s.timestamp, 0);
   ASSERT_TRUE(s.memory_utilization.has_value());
   EXPECT_GT(*s.memory_utilization, 0.0);
   EXPECT_LT(*s.memory_utilization, 1.0);
-  if (s.gpu_utilization) {
-    EXPECT_GE(*s.gpu_utilization, 0.0);
-    EXPECT_LE(*s.gpu_utilization, 1.0);
-  }
 }
 
 }  // namespace
