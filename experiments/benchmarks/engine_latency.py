@@ -69,15 +69,21 @@ class BasicBlock(nn.Module):
 
 
 class ExitHead(nn.Module):
-    def __init__(self, cin, channels, classes):
+    """conv 3x3 stride 2 -> BN -> ReLU -> pool -> linear, or (conv=False,
+    `exit_head: pool`) pool -> linear only."""
+
+    def __init__(self, cin, channels, classes, conv=True):
         super().__init__()
-        self.conv = nn.Conv2d(cin, channels, 3, 2, 1, bias=False)
-        self.bn = nn.BatchNorm2d(channels)
+        self.has_conv = conv
+        if conv:
+            self.conv = nn.Conv2d(cin, channels, 3, 2, 1, bias=False)
+            self.bn = nn.BatchNorm2d(channels)
         self.dropout = nn.Dropout(0.0)
         self.fc = nn.Linear(channels, classes)
 
     def forward(self, x):
-        x = F.relu(self.bn(self.conv(x)), inplace=True)
+        if self.has_conv:
+            x = F.relu(self.bn(self.conv(x)), inplace=True)
         return self.fc(self.dropout(F.adaptive_avg_pool2d(x, 1).flatten(1)))
 
 
@@ -103,8 +109,12 @@ class TrunkVariant(nn.Module):
             setattr(self, name, nn.Sequential(*blocks))
             self.stage_names.append(name)
         e = f"exit{exit_index + 1}"
-        wc, wf = shape(e + ".conv.weight"), shape(e + ".fc.weight")
-        setattr(self, e, ExitHead(wc[1], wc[0], wf[0]))
+        wf = shape(e + ".fc.weight")
+        if (e + ".conv.weight").replace(".", "_") in weights:
+            wc = shape(e + ".conv.weight")
+            setattr(self, e, ExitHead(wc[1], wc[0], wf[0]))
+        else:  # a pool head
+            setattr(self, e, ExitHead(wf[1], wf[1], wf[0], conv=False))
         self.exit_name = e
         state = {k: weights[k.replace(".", "_")] for k in self.state_dict()}
         self.load_state_dict(state)
