@@ -29,22 +29,6 @@ namespace {
 using testing::TempDir;
 namespace fs = std::filesystem;
 
-std::vector<torch::Tensor> state_of(torch::nn::Module& m) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : m.named_parameters()) out.push_back(p.value().clone());
-  for (const auto& b : m.named_buffers()) out.push_back(b.value().clone());
-  return out;
-}
-
-bool identical(const std::vector<torch::Tensor>& a,
-               const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) return false;
-  }
-  return true;
-}
-
 /// Stem and the stage-1 trunk candidate: the prefix stage 2 trains on.
 std::vector<torch::Tensor> prefix_state(operators::ElasticNet& net, int c) {
   auto s = state_of(*net->stem);

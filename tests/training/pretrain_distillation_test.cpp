@@ -33,22 +33,6 @@ std::vector<std::string> with(std::vector<std::string> a,
   return a;
 }
 
-std::vector<torch::Tensor> state_of(torch::nn::Module& m) {
-  std::vector<torch::Tensor> out;
-  for (const auto& p : m.named_parameters()) out.push_back(p.value().clone());
-  for (const auto& b : m.named_buffers()) out.push_back(b.value().clone());
-  return out;
-}
-
-bool identical(const std::vector<torch::Tensor>& a,
-               const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) return false;
-  }
-  return true;
-}
-
 TEST(DistillationLoss, IsZeroForEqualLogitsAndMatchesTheDefinition) {
   torch::manual_seed(0);
   auto s = torch::randn({6, 5});

@@ -46,6 +46,24 @@ train:
   schedule: {type: cosine}
 )";
 
+/// Copies of a module's parameters and buffers, in registration order.
+inline std::vector<torch::Tensor> state_of(torch::nn::Module& m) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : m.named_parameters()) out.push_back(p.value().clone());
+  for (const auto& b : m.named_buffers()) out.push_back(b.value().clone());
+  return out;
+}
+
+/// Bit-for-bit equality of two state_of() results.
+inline bool identical(const std::vector<torch::Tensor>& a,
+                      const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!torch::equal(a[i], b[i])) return false;
+  }
+  return true;
+}
+
 inline core::RunConfig make_config(const adascale::testing::TempDir& dir,
                                    const std::vector<std::string>& sets = {}) {
   std::string path = dir.write("run.yaml", kConfig);
