@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +22,18 @@ namespace {
 
 [[noreturn]] void fail(const std::string& path, const char* what) {
   throw IoError(path + ": " + what + ": " + std::strerror(errno));
+}
+
+// Test hook: with ADASCALE_TEST_WRITE_LIMIT=N in the environment, every
+// file written here fails with ENOSPC after its first N bytes, as on a
+// disk that fills up mid-write. The crash-safety tests run the real
+// binaries and library calls under it; nothing else sets it.
+int64_t injected_write_limit() {
+  const char* text = std::getenv("ADASCALE_TEST_WRITE_LIMIT");
+  if (text == nullptr || *text == '\0') return -1;
+  char* end = nullptr;
+  const long long limit = std::strtoll(text, &end, 10);
+  return *end == '\0' && limit >= 0 ? int64_t(limit) : -1;
 }
 
 }  // namespace
@@ -45,8 +60,20 @@ void write_file_atomic(const std::string& path, std::string_view contents) {
   }
   const char* p = contents.data();
   size_t left = contents.size();
+  const int64_t limit = injected_write_limit();
   while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
+    size_t chunk = left;
+    if (limit >= 0) {
+      const auto written = int64_t(p - contents.data());
+      if (written >= limit) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        errno = ENOSPC;
+        fail(tmp, "write failed");
+      }
+      chunk = std::min<size_t>(left, size_t(limit - written));
+    }
+    ssize_t n = ::write(fd, p, chunk);
     if (n < 0) {
       if (errno == EINTR) continue;
       int saved = errno;

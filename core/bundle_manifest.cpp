@@ -258,6 +258,11 @@ std::vector<FileChecksum> verify_checksums(const std::string& dir) {
   if (!fs::is_regular_file(fs::symlink_status(list))) {
     fail(bundle, std::string(kBundleChecksumsFile) + ": missing");
   }
+  std::error_code size_ec;
+  // A few lines per file: anything near this is not a checksum list.
+  if (fs::file_size(list, size_ec) > (uintmax_t(1) << 20)) {
+    fail(bundle, std::string(kBundleChecksumsFile) + ": larger than 1 MiB");
+  }
   std::vector<FileChecksum> sums;
   try {
     sums = parse_checksums(read_file(list), kBundleChecksumsFile);

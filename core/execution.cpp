@@ -30,11 +30,21 @@ int resolve_threads(const std::string& threads) {
   std::string err = RunConfig::check_threads(threads);
   if (!err.empty())
     throw ConfigError("threads: " + err + ", got '" + threads + "'");
-  if (threads == "auto") {
-    unsigned hw = std::thread::hardware_concurrency();
-    return hw == 0 ? 1 : static_cast<int>(hw);
+  unsigned hw = std::thread::hardware_concurrency();
+  const int hardware = hw == 0 ? 1 : static_cast<int>(hw);
+  if (threads == "auto") return hardware;
+  const int wanted = std::stoi(threads);
+  // Thousands of intra-op threads only thrash (and at::set_num_threads
+  // spends minutes creating them); a few per core is already past any
+  // gain, so more is clamped, with a notice rather than an error, as the
+  // same config moves between machines.
+  const int limit = kMaxThreadsPerCore * hardware;
+  if (wanted > limit) {
+    log::warn("threads: {} is more than {}x the {} hardware threads; using {}",
+              wanted, kMaxThreadsPerCore, hardware, limit);
+    return limit;
   }
-  return std::stoi(threads);
+  return wanted;
 }
 
 std::string resolve_device(const std::string& device) {

@@ -15,7 +15,11 @@ struct Execution {
   bool heap_reuse = false;  ///< freed tensor memory kept (core/heap_reuse.h)
 };
 
-/// "auto" = hardware threads; else the number. Throws ConfigError.
+/// Intra-op threads allowed per hardware thread; more are clamped.
+inline constexpr int kMaxThreadsPerCore = 4;
+
+/// "auto" = hardware threads; else the number, clamped with a logged
+/// notice to kMaxThreadsPerCore × the hardware threads. Throws ConfigError.
 int resolve_threads(const std::string& threads);
 
 /// "auto" = cuda when available, else cpu; "cuda" without a GPU is an error.

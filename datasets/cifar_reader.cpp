@@ -58,12 +58,16 @@ std::vector<std::string> read_class_names(const std::string& path,
 
 // Appends every record of `path` to `out` after checking that the file holds
 // exactly `expected_records` whole records with labels in range.
-void append_records(const std::string& path, const RecordFormat& format,
-                    int64_t expected_records, const std::string& what,
-                    ImageDataset& out) {
+// Checks from the file's size alone, before a byte is read, that `path`
+// holds exactly `expected_records` whole records: an oversized file is
+// refused without being loaded whole.
+void check_record_file(const std::string& path, const RecordFormat& format,
+                       int64_t expected_records, const std::string& what) {
   require_file(path, what);
-  std::vector<unsigned char> bytes = read_binary_file(path);
-  const int64_t size = static_cast<int64_t>(bytes.size());
+  std::error_code ec;
+  const auto on_disk = std::filesystem::file_size(path, ec);
+  if (ec) throw DataError(path + ": cannot determine the file size");
+  const int64_t size = static_cast<int64_t>(on_disk);
   const int64_t record = format.record_bytes();
   const int64_t records = size / record;
   if (size % record != 0) {
@@ -77,6 +81,19 @@ void append_records(const std::string& path, const RecordFormat& format,
   if (records != expected_records) {
     throw DataError(path + ": expected " + std::to_string(expected_records) +
                     " records, found " + std::to_string(records));
+  }
+}
+
+void append_records(const std::string& path, const RecordFormat& format,
+                    int64_t expected_records, const std::string& what,
+                    ImageDataset& out) {
+  check_record_file(path, format, expected_records, what);
+  std::vector<unsigned char> bytes = read_binary_file(path);
+  const int64_t size = static_cast<int64_t>(bytes.size());
+  const int64_t record = format.record_bytes();
+  const int64_t records = size / record;
+  if (records != expected_records || size % record != 0) {
+    throw DataError(path + ": changed size while being read");
   }
 
   const size_t first_pixel = out.pixels.size();
@@ -135,6 +152,11 @@ ImageDataset read_cifar10(const std::string& root, bool train,
   const RecordFormat format{{{"label", 10}}, 0};
   const int64_t total =
       static_cast<int64_t>(files.size()) * layout.cifar10_records_per_file;
+  // Every file's size first: the reservation below trusts the layout.
+  for (const std::string& file : files) {
+    check_record_file(join(root, file), format, layout.cifar10_records_per_file,
+                      "CIFAR-10 batch file");
+  }
   out.pixels.reserve(static_cast<size_t>(total * kCifarImageBytes));
   out.labels.reserve(static_cast<size_t>(total));
   for (const std::string& file : files) {

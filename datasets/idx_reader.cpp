@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -36,45 +37,150 @@ bool has_gzip_magic(const std::string& path) {
   return in.gcount() == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
 }
 
-std::vector<unsigned char> read_gzip_file(const std::string& path) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    throw DataError(path + ": cannot open: " + std::strerror(errno));
-  }
-  struct Closer {
-    gzFile file;
-    ~Closer() { gzclose(file); }
-  } closer{file};
-  gzbuffer(file, 1u << 17);
+// Far above MNIST-like data (Fashion-MNIST's images are 47 MB) and below
+// what a reader should ever hold: a header declaring more is refused
+// before anything is allocated.
+constexpr uint64_t kMaxIdxBytes = uint64_t(2) << 30;
+// Deflate cannot expand data more than 1032:1; a gzip'd file whose header
+// declares more than that is lying about its size.
+constexpr uint64_t kMaxDeflateRatio = 1032;
 
-  constexpr unsigned kChunk = 1u << 20;
-  std::vector<unsigned char> out;
-  for (;;) {
-    const size_t done = out.size();
-    out.resize(done + kChunk);
-    const int got = gzread(file, out.data() + done, kChunk);
-    out.resize(done + static_cast<size_t>(got < 0 ? 0 : got));
-    if (got < static_cast<int>(kChunk)) break;
+uint32_t big_endian_u32(const unsigned char* p);
+std::string hex32(uint32_t value);
+
+// Bytes after the header that the header declares: count × item, where
+// count is at `count_offset` and item is the product of the 32-bit sizes
+// from `dims_offset` to `header` (1 for labels).
+uint64_t declared_payload(const unsigned char* head, uint64_t header) {
+  uint64_t total = big_endian_u32(head + 4);
+  for (uint64_t off = 8; off + 4 <= header; off += 4) {
+    const uint64_t dim = big_endian_u32(head + off);
+    if (dim != 0 && total > kMaxIdxBytes / dim) return kMaxIdxBytes + 1;
+    total *= dim;
   }
-  // gzread reports a stream cut short as a short read; only gzerror tells
-  // it apart from a clean end of file.
-  int code = Z_OK;
-  const char* message = gzerror(file, &code);
-  if (code != Z_OK) {
-    throw DataError(path + ": corrupt gzip stream after " +
-                    std::to_string(out.size()) + " decompressed bytes: " +
-                    (code == Z_BUF_ERROR ? "input ends in the middle of the "
-                                           "compressed stream"
-                                         : message));
-  }
-  return out;
+  return total;
 }
 
-FileBytes read_maybe_gzipped(const std::string& path) {
+// Reads an IDX file, plain or gzip'd, never more than its header
+// declares: the header is read first, the declared size checked against
+// the file (or, gzip'd, against what deflate can hold and kMaxIdxBytes),
+// then exactly that many bytes are read or inflated. A short file or
+// stream stops at what is there; anything after the declared data is
+// refused. Checks the magic too; returns header + payload.
+FileBytes read_idx_file(const std::string& path, uint32_t magic,
+                        uint64_t header, const char* kind) {
   require_file(path, "IDX file");
   FileBytes file;
   file.gzipped = has_gzip_magic(path);
-  file.bytes = file.gzipped ? read_gzip_file(path) : read_binary_file(path);
+  std::error_code ec;
+  const uint64_t on_disk = std::filesystem::file_size(path, ec);
+  if (ec) throw DataError(path + ": cannot determine the file size");
+  const std::string note = file.gzipped ? " (after gunzip)" : "";
+
+  gzFile gz = nullptr;
+  std::ifstream plain;
+  if (file.gzipped) {
+    gz = gzopen(path.c_str(), "rb");
+    if (gz == nullptr) {
+      throw DataError(path + ": cannot open: " + std::strerror(errno));
+    }
+    gzbuffer(gz, 1u << 17);
+  } else {
+    plain.open(path, std::ios::binary);
+    if (!plain)
+      throw DataError(path + ": cannot open: " + std::strerror(errno));
+  }
+  struct Closer {
+    gzFile file;
+    ~Closer() {
+      if (file != nullptr) gzclose(file);
+    }
+  } closer{gz};
+  // Reads up to `n` bytes at `out`; returns how many arrived.
+  auto read_some = [&](unsigned char* out, uint64_t n) -> uint64_t {
+    uint64_t done = 0;
+    while (done < n) {
+      const unsigned chunk = unsigned(std::min<uint64_t>(n - done, 1u << 24));
+      if (file.gzipped) {
+        const int got = gzread(gz, out + done, chunk);
+        if (got <= 0) break;
+        done += uint64_t(got);
+      } else {
+        plain.read(reinterpret_cast<char*>(out + done), chunk);
+        const auto got = plain.gcount();
+        if (got <= 0) break;
+        done += uint64_t(got);
+      }
+    }
+    if (file.gzipped) {
+      // gzread reports a stream cut short as a short read; only gzerror
+      // tells it apart from a clean end of file.
+      int code = Z_OK;
+      const char* message = gzerror(gz, &code);
+      if (code != Z_OK) {
+        throw DataError(path + ": corrupt gzip stream: " +
+                        (code == Z_BUF_ERROR ? "input ends in the middle of "
+                                               "the compressed stream"
+                                             : std::string(message)));
+      }
+    } else if (plain.bad()) {
+      throw DataError(path + ": read failed");
+    }
+    return done;
+  };
+
+  file.bytes.resize(header);
+  const uint64_t head = read_some(file.bytes.data(), header);
+  if (head < 4) {
+    throw DataError(path + ": too short for an IDX file: " +
+                    std::to_string(head) + " bytes" + note);
+  }
+  const uint32_t found = big_endian_u32(file.bytes.data());
+  if (found != magic) {
+    throw DataError(path + ": bad IDX magic " + hex32(found) + ", expected " +
+                    hex32(magic) + " (" + kind + ")");
+  }
+  if (head < header) {
+    throw DataError(path + ": truncated IDX header: expected " +
+                    std::to_string(header) + " bytes, found " +
+                    std::to_string(head) + note);
+  }
+  const uint64_t payload = declared_payload(file.bytes.data(), header);
+  if (payload > kMaxIdxBytes) {
+    throw DataError(path + ": IDX header declares more than " +
+                    std::to_string(kMaxIdxBytes >> 30) +
+                    " GiB of data; refusing to read it");
+  }
+  const uint64_t expected = header + payload;
+  if (!file.gzipped && on_disk != expected) {
+    throw DataError(path + ": " +
+                    (on_disk < expected ? "truncated IDX data"
+                                        : "trailing bytes after IDX data") +
+                    ": expected " + std::to_string(expected) +
+                    " bytes, found " + std::to_string(on_disk));
+  }
+  if (file.gzipped && expected > kMaxDeflateRatio * on_disk + 1024) {
+    throw DataError(path + ": IDX header declares " + std::to_string(expected) +
+                    " bytes, more than a " + std::to_string(on_disk) +
+                    "-byte gzip file can hold");
+  }
+  try {
+    file.bytes.resize(expected);
+  } catch (const std::bad_alloc&) {
+    throw DataError(path + ": not enough memory for the " +
+                    std::to_string(expected) + " bytes its header declares");
+  }
+  const uint64_t got = read_some(file.bytes.data() + header, payload);
+  if (got < payload) {
+    throw DataError(path + ": truncated IDX data: expected " +
+                    std::to_string(expected) + " bytes, found " +
+                    std::to_string(header + got) + note);
+  }
+  unsigned char extra = 0;
+  if (read_some(&extra, 1) != 0) {
+    throw DataError(path + ": trailing bytes after IDX data: expected " +
+                    std::to_string(expected) + " bytes" + note);
+  }
   return file;
 }
 
@@ -91,26 +197,6 @@ std::string hex32(uint32_t value) {
 
 std::string size_note(const FileBytes& file) {
   return file.gzipped ? " (after gunzip)" : "";
-}
-
-// Checks the magic and that the file is at least `header` bytes long.
-void check_header(const std::string& path, const FileBytes& file,
-                  uint32_t magic, uint64_t header, const char* kind) {
-  const uint64_t size = file.bytes.size();
-  if (size < 4) {
-    throw DataError(path + ": too short for an IDX file: " +
-                    std::to_string(size) + " bytes" + size_note(file));
-  }
-  const uint32_t found = big_endian_u32(file.bytes.data());
-  if (found != magic) {
-    throw DataError(path + ": bad IDX magic " + hex32(found) + ", expected " +
-                    hex32(magic) + " (" + kind + ")");
-  }
-  if (size < header) {
-    throw DataError(path + ": truncated IDX header: expected " +
-                    std::to_string(header) + " bytes, found " +
-                    std::to_string(size) + size_note(file));
-  }
 }
 
 // Checks that the file is exactly `header` + `count` × `item` bytes long.
@@ -161,9 +247,8 @@ ImageDataset read_idx(const std::string& images_path,
     throw DataError(name + ": no class names given for " + labels_path);
   }
 
-  FileBytes images = read_maybe_gzipped(images_path);
-  check_header(images_path, images, kImagesMagic, kImagesHeader,
-               "IDX unsigned-byte images");
+  FileBytes images = read_idx_file(images_path, kImagesMagic, kImagesHeader,
+                                   "IDX unsigned-byte images");
   const uint32_t count = big_endian_u32(images.bytes.data() + 4);
   const uint32_t rows = big_endian_u32(images.bytes.data() + 8);
   const uint32_t cols = big_endian_u32(images.bytes.data() + 12);
@@ -175,9 +260,8 @@ ImageDataset read_idx(const std::string& images_path,
   if (count == 0) throw DataError(images_path + ": holds no images");
   check_size(images_path, images, kImagesHeader, count, uint64_t{rows} * cols);
 
-  FileBytes labels = read_maybe_gzipped(labels_path);
-  check_header(labels_path, labels, kLabelsMagic, kLabelsHeader,
-               "IDX unsigned-byte labels");
+  FileBytes labels = read_idx_file(labels_path, kLabelsMagic, kLabelsHeader,
+                                   "IDX unsigned-byte labels");
   const uint32_t label_count = big_endian_u32(labels.bytes.data() + 4);
   check_size(labels_path, labels, kLabelsHeader, label_count, 1);
   if (label_count != count) {

@@ -1,12 +1,22 @@
 #include "datasets/synthetic_dataset.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
+#include "core/error.h"
 #include "core/random.h"
 
 namespace adascale::datasets {
 namespace {
+
+// Bounds far above any test or benchmark use and below what a CPU machine
+// holds: a typo such as train_per_class=2000000000 is refused by name
+// instead of ending in std::bad_alloc.
+constexpr int64_t kMaxSyntheticSplitBytes = int64_t(4) << 30;
+constexpr int64_t kMaxSyntheticPatternBytes = int64_t(1) << 30;
 
 /// A class pattern as floats in roughly [0, 255], planar C×S×S.
 std::vector<float> class_pattern(const core::SyntheticConfig& c, int k) {
@@ -59,8 +69,30 @@ ImageDataset make_synthetic(const core::SyntheticConfig& c, bool train) {
     d.class_names.push_back("class_" + std::to_string(k));
   }
   const int per_class = train ? c.train_per_class : c.test_per_class;
-  const int64_t n = static_cast<int64_t>(per_class) * c.classes;
   const int s = c.image_size;
+  // Checked in floating point before any product is formed in integers:
+  // the keys' own ranges allow sizes far past memory and past int64.
+  const double image_bytes = double(c.channels) * s * s;
+  const double split_bytes = double(per_class) * c.classes * image_bytes;
+  const char* per_class_key = train ? "dataset.synthetic.train_per_class"
+                                    : "dataset.synthetic.test_per_class";
+  if (split_bytes > double(kMaxSyntheticSplitBytes)) {
+    throw ConfigError(fmt::format(
+        "{} = {}: with classes = {} and image_size = {} the split would hold "
+        "{:.3g} GiB of pixels; the synthetic generator holds at most {} GiB",
+        per_class_key, per_class, c.classes, s, split_bytes / (1 << 30),
+        kMaxSyntheticSplitBytes >> 30));
+  }
+  // One float pattern per class is kept while the images are drawn.
+  const double pattern_bytes = double(c.classes) * image_bytes * sizeof(float);
+  if (pattern_bytes > double(kMaxSyntheticPatternBytes)) {
+    throw ConfigError(fmt::format(
+        "dataset.synthetic.classes = {}: with image_size = {} the class "
+        "patterns alone need {:.3g} GiB; at most {} GiB",
+        c.classes, s, pattern_bytes / (1 << 30),
+        kMaxSyntheticPatternBytes >> 30));
+  }
+  const int64_t n = static_cast<int64_t>(per_class) * c.classes;
   d.pixels.resize(static_cast<size_t>(n * d.image_bytes()));
   d.labels.resize(static_cast<size_t>(n));
 

@@ -25,6 +25,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Tiny ImageNet's images are 64x64; this leaves room for any image dataset
+// in the same layout while a header claiming 30000x30000 (2.7 GB decoded)
+// is refused before decoding.
+constexpr int kMaxImageSide = 4096;
+// A JPEG of kMaxImageSide squared at the highest quality is well below it.
+constexpr uintmax_t kMaxImageFileBytes = uintmax_t(64) << 20;
+
 // One image to decode and its label.
 struct Sample {
   std::string path;
@@ -85,7 +92,9 @@ bool is_jpeg_name(const fs::path& path) {
   return ext == ".jpeg" || ext == ".jpg";
 }
 
-// File names (not paths) of the JPEGs in `dir`, sorted.
+// File names (not paths) of the JPEGs in `dir`, sorted. Something named
+// like an image that is not a file (a directory, a dangling link) is an
+// error rather than a silently smaller dataset.
 std::vector<std::string> list_jpegs(const std::string& dir,
                                     const std::string& what) {
   require_directory(dir, what);
@@ -93,10 +102,13 @@ std::vector<std::string> list_jpegs(const std::string& dir,
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
        it.increment(ec)) {
+    if (!is_jpeg_name(it->path())) continue;
     std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && is_jpeg_name(it->path())) {
-      names.push_back(it->path().filename().string());
+    if (!it->is_regular_file(type_ec)) {
+      throw DataError(it->path().string() +
+                      ": named like an image but not a regular file");
     }
+    names.push_back(it->path().filename().string());
   }
   if (ec) throw DataError(dir + ": cannot list: " + ec.message());
   std::sort(names.begin(), names.end());
@@ -242,14 +254,89 @@ bool is_truncated_jpeg(const std::vector<unsigned char>& bytes) {
   return true;
 }
 
+// Width and height from a JPEG's frame header (SOFn), read without
+// decoding anything; {0, 0} when there is none before the first scan.
+std::pair<int, int> jpeg_frame_size(const std::vector<unsigned char>& bytes) {
+  const size_t n = bytes.size();
+  size_t i = 2;  // after SOI
+  while (i + 1 < n) {
+    if (bytes[i] != 0xFF) return {0, 0};
+    while (i + 1 < n && bytes[i + 1] == 0xFF) ++i;  // fill bytes
+    if (i + 1 >= n) break;
+    const unsigned char marker = bytes[i + 1];
+    i += 2;
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;
+    if (marker == 0xD9 || marker == 0xDA || i + 1 >= n) break;
+    const size_t length = (size_t(bytes[i]) << 8) | bytes[i + 1];
+    const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
+                       marker != 0xC8 && marker != 0xCC;
+    if (frame && length >= 7 && i + 6 < n) {
+      const int height = (int(bytes[i + 3]) << 8) | bytes[i + 4];
+      const int width = (int(bytes[i + 5]) << 8) | bytes[i + 6];
+      return {width, height};
+    }
+    if (length < 2) break;
+    i += length;
+  }
+  return {0, 0};
+}
+
+const char* other_format(const std::vector<unsigned char>& bytes) {
+  auto starts = [&](std::initializer_list<unsigned char> magic) {
+    return bytes.size() >= magic.size() &&
+           std::equal(magic.begin(), magic.end(), bytes.begin());
+  };
+  if (starts({0x89, 'P', 'N', 'G'})) return "PNG";
+  if (starts({'G', 'I', 'F', '8'})) return "GIF";
+  if (starts({'B', 'M'})) return "BMP";
+  if (starts({'R', 'I', 'F', 'F'})) return "RIFF/WebP";
+  return "unknown";
+}
+
 // Decodes `path` to 8-bit BGR. Returns an empty Mat and sets `error` (a full
 // message naming the file) instead of throwing, so that parallel workers can
-// report in file order.
-cv::Mat decode_bgr(const std::string& path, std::string& error) {
+// report in file order. The frame header is checked before decoding:
+// against kMaxImageSide, and against `expected` (cols, rows) when given,
+// so a small file declaring a huge image is refused without allocating it.
+cv::Mat decode_bgr(const std::string& path, std::string& error,
+                   std::pair<int, int> expected = {0, 0}) {
   try {
+    std::error_code ec;
+    const auto file_bytes = fs::file_size(path, ec);
+    if (!ec && file_bytes > kMaxImageFileBytes) {
+      error = path + ": cannot decode image: " + std::to_string(file_bytes) +
+              " bytes, more than an image this reader takes";
+      return {};
+    }
     std::vector<unsigned char> bytes = read_binary_file(path);
     if (bytes.empty()) {
       error = path + ": cannot decode image: the file is empty";
+      return {};
+    }
+    if (bytes.size() < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8 ||
+        bytes[2] != 0xFF) {
+      error = path + ": cannot decode image: not a JPEG file (" +
+              other_format(bytes) + " data) despite its name";
+      return {};
+    }
+    const auto [width, height] = jpeg_frame_size(bytes);
+    if (width <= 0 || height <= 0) {
+      error = path + ": cannot decode image: no JPEG frame header";
+      return {};
+    }
+    if (width > kMaxImageSide || height > kMaxImageSide) {
+      error = path + ": cannot decode image: JPEG header declares " +
+              std::to_string(width) + "x" + std::to_string(height) +
+              " pixels, more than the " + std::to_string(kMaxImageSide) +
+              "-pixel side this reader takes";
+      return {};
+    }
+    if (expected.first > 0 &&
+        (width != expected.first || height != expected.second)) {
+      error = path + ": image is " + std::to_string(width) + "x" +
+              std::to_string(height) + " (width x height), expected " +
+              std::to_string(expected.first) + "x" +
+              std::to_string(expected.second) + " like the first image";
       return {};
     }
     if (is_truncated_jpeg(bytes)) {
@@ -283,7 +370,7 @@ cv::Mat decode_bgr(const std::string& path, std::string& error) {
 std::string decode_into(const std::string& path, int rows, int cols,
                         uint8_t* out) {
   std::string error;
-  cv::Mat image = decode_bgr(path, error);
+  cv::Mat image = decode_bgr(path, error, {cols, rows});
   if (image.empty()) return error;
   if (image.rows != rows || image.cols != cols) {
     return path + ": image is " + std::to_string(image.cols) + "x" +
@@ -306,6 +393,17 @@ ImageDataset read_tiny_imagenet(const std::string& root, bool train) {
   std::vector<std::string> wnids;
   std::unordered_map<std::string, int32_t> label_of;
   for (const NumberedLine& line : wnid_lines) {
+    // A wnid becomes a directory name under train/: anything but a plain
+    // name ("../../x") would read outside the dataset root.
+    const bool plain =
+        std::all_of(line.text.begin(), line.text.end(), [](unsigned char c) {
+          return std::isalnum(c) || c == '_' || c == '-';
+        });
+    if (!plain) {
+      throw DataError(line_ref(wnids_path, line.number) + ": wnid '" +
+                      line.text +
+                      "' is not a plain name (letters, digits, '_', '-')");
+    }
     auto [it, inserted] =
         label_of.emplace(line.text, static_cast<int32_t>(wnids.size()));
     if (!inserted) {

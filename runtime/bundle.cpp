@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/atomic_file.h"
@@ -27,6 +28,8 @@ namespace adascale::runtime {
 namespace {
 
 namespace fs = std::filesystem;
+
+constexpr uintmax_t kMaxManifestBytes = uintmax_t(4) << 20;
 
 // "out/x.adascale/" names the same directory as "out/x.adascale".
 fs::path clean_path(const std::string& dir) {
@@ -160,6 +163,88 @@ core::BundleManifest make_manifest(const operators::ElasticNet& net,
   return m;
 }
 
+// Every dimension of every tensor stored under `archive`, nested archives
+// (submodules) included.
+void stored_dims(torch::serialize::InputArchive& archive,
+                 std::set<int64_t>& dims, int depth = 0) {
+  if (depth > 16) return;
+  for (const std::string& key : archive.keys()) {
+    torch::Tensor t;
+    if (archive.try_read(key, t)) {
+      for (int64_t d : t.sizes()) dims.insert(d);
+      continue;
+    }
+    torch::serialize::InputArchive child;
+    if (archive.try_read(key, child)) stored_dims(child, dims, depth + 1);
+  }
+}
+
+// Holds the manifest's model against weights.pt before the net is built:
+// building allocates every candidate of every stage, so a manifest that
+// says out_channels 16384 or depth 64 over small weights would take
+// gigabytes before load_weights_checked() could object. Each module the
+// spec names must be stored with its deepest block; the stem's channels
+// and each exit's classes must be a stored size; and a stage's widest
+// stored weight must be at least a quarter of its out_channels (the
+// narrowest operator output is an Inception branch of out / 4), which
+// bounds every layer built by what the file holds.
+void check_spec_against_weights(const core::ModelSpec& spec,
+                                torch::serialize::InputArchive& weights,
+                                const std::string& source) {
+  const std::string prefix = source + ": weights do not fit the model: ";
+  auto module = [&](const std::string& name) {
+    torch::serialize::InputArchive child;
+    if (!weights.try_read(name, child)) {
+      throw DataError(prefix + "the manifest's model has " + name +
+                      ", the stored weights do not");
+    }
+    return child;
+  };
+  auto sizes = [](torch::serialize::InputArchive& child) {
+    std::set<int64_t> dims;
+    stored_dims(child, dims);
+    return dims;
+  };
+  auto require_size = [&](torch::serialize::InputArchive& child,
+                          const std::string& name, const char* what,
+                          int64_t size) {
+    if (sizes(child).count(size) == 0) {
+      throw DataError(fmt::format(
+          "{}the manifest gives {} {} = {}, but no stored weight of {} has "
+          "that size",
+          prefix, name, what, size, name));
+    }
+  };
+  torch::serialize::InputArchive stem = module("stem");
+  require_size(stem, "stem", "channels", spec.stem.channels);
+  for (size_t i = 0; i < spec.stages.size(); ++i) {
+    const core::StageSpec& stage = spec.stages[i];
+    for (const core::CandidateSpec& cand : stage.candidates) {
+      const std::string name = fmt::format("stage{}_{}", i + 1, cand.name);
+      torch::serialize::InputArchive blocks = module(name);
+      const int depth = cand.depth > 0 ? cand.depth : stage.depth;
+      torch::serialize::InputArchive last;
+      if (!blocks.try_read(std::to_string(depth - 1), last)) {
+        throw DataError(fmt::format(
+            "{}the manifest gives {} {} blocks, but the stored weights have "
+            "fewer",
+            prefix, name, depth));
+      }
+      const std::set<int64_t> dims = sizes(blocks);
+      const int64_t widest = dims.empty() ? 0 : *dims.rbegin();
+      if (4 * widest < stage.out_channels) {
+        throw DataError(fmt::format(
+            "{}the manifest gives {} out_channels = {}, but its widest "
+            "stored weight has {} channels",
+            prefix, name, stage.out_channels, widest));
+      }
+    }
+    const std::string exit = fmt::format("exit{}", i + 1);
+    torch::serialize::InputArchive head = module(exit);
+    require_size(head, exit, "classes", spec.classes);
+  }
+}
+
 std::string serialize_weights(const operators::ElasticNet& net) {
   torch::serialize::OutputArchive archive;
   net->save(archive);
@@ -239,6 +324,11 @@ LoadedBundle load_bundle(const std::string& dir) {
                     core::kBundleManifestFile + ")");
   }
   const std::string manifest_source = bundle + ": " + core::kBundleManifestFile;
+  // Bounded before it is read: a manifest is a few KiB of YAML.
+  std::error_code size_ec;
+  if (fs::file_size(manifest_path, size_ec) > kMaxManifestBytes) {
+    throw DataError(manifest_source + ": larger than 4 MiB; not a manifest");
+  }
   // The version first: a newer bundle may checksum differently.
   const std::string manifest_text = core::read_file(manifest_path.string());
   core::check_manifest_format(manifest_text, manifest_source);
@@ -270,6 +360,26 @@ LoadedBundle load_bundle(const std::string& dir) {
   if (core::sha256_hex(weights) != listed(core::kBundleWeightsFile).sha256) {
     throw DataError(weights_source + ": changed while being verified");
   }
+  // The weights are read first: they bound what the manifest may ask to
+  // be built (check_spec_against_weights).
+  torch::serialize::InputArchive archive;
+  try {
+    std::istringstream in(weights);
+    archive.load_from(in);
+  } catch (const std::exception&) {
+    // A damaged pickle fails as c10::Error, and also as std::out_of_range
+    // and the like from inside the unpickler.
+    throw DataError(weights_source + ": not a readable weights archive");
+  }
+  try {
+    check_spec_against_weights(out.spec, archive, weights_source);
+  } catch (const DataError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw DataError(weights_source + ": not a readable weights archive: " +
+                    what.substr(0, what.find('\n')));
+  }
   try {
     out.net = operators::ElasticNet(out.spec);
   } catch (const c10::Error& e) {
@@ -277,17 +387,14 @@ LoadedBundle load_bundle(const std::string& dir) {
     throw DataError(manifest_source + ": cannot build the model: " +
                     what.substr(0, what.find('\n')));
   }
-  torch::serialize::InputArchive archive;
-  try {
-    std::istringstream in(weights);
-    archive.load_from(in);
-  } catch (const c10::Error&) {
-    throw DataError(weights_source + ": not a readable weights archive");
-  }
   try {
     operators::load_weights_checked(*out.net, archive);
   } catch (const DataError& e) {
     throw DataError(weights_source + ": " + e.what());
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw DataError(weights_source + ": weights do not load: " +
+                    what.substr(0, what.find('\n')));
   }
   out.net->eval();
   return out;

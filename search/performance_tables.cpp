@@ -1,16 +1,21 @@
 #include "search/performance_tables.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_checksum.h"
 #include "core/hdf5_util.h"
+#include "core/logging.h"
 
 namespace adascale::search {
 
@@ -233,8 +238,23 @@ void write_tables(const PerformanceTables& tables, const std::string& h5_path,
   }
 
   // HDF5 writes in place, so write a sibling and rename it over the old
-  // file: a crash leaves the previous tables intact.
-  const std::string tmp = h5_path + ".tmp";
+  // file: a crash or a full disk leaves the previous tables intact. The
+  // sibling's name is made by mkstemp (never a file planted at a
+  // predictable name) and removed when anything fails.
+  core::make_parent_directories(h5_path);
+  const std::filesystem::path target(h5_path);
+  std::string tmp = (target.parent_path() /
+                     ("." + target.filename().string() + ".tmp-XXXXXX"))
+                        .string();
+  const int reserved = ::mkstemp(tmp.data());
+  if (reserved < 0) throw IoError(tmp + ": cannot create");
+  ::close(reserved);
+  struct RemoveUnlessInstalled {
+    std::string path;
+    ~RemoveUnlessInstalled() {
+      if (!path.empty()) ::unlink(path.c_str());
+    }
+  } cleanup{tmp};
   {
     h5::File file(tmp, h5::File::Mode::kCreate);
     store(file, kIndexName, index_layout(), index);
@@ -242,9 +262,19 @@ void write_tables(const PerformanceTables& tables, const std::string& h5_path,
     store(file, kModelsName, model_layout(), models);
     file.flush();
   }
+  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw IoError(tmp + ": fsync failed");
+  }
+  ::close(fd);
+  // The sidecar first, from the finished sibling: if it cannot be written
+  // (a full disk), the old tables and their sidecar stay as they were.
+  core::write_checksum_sidecar(h5_path, tmp);
   std::error_code ec;
   std::filesystem::rename(tmp, h5_path, ec);
   if (ec) throw IoError(h5_path + ": cannot replace: " + ec.message());
+  cleanup.path.clear();
 
   std::map<uint64_t, const IndexEntry*> by_key;
   for (const auto& e : tables.index) by_key[e.key] = &e;
@@ -276,6 +306,16 @@ PerformanceTables read_tables(const std::string& h5_path) {
     throw IoError(fmt::format(
         "{}: no such file; build the tables with `adascale tables --run DIR`",
         h5_path));
+  }
+  // A bundle's copy is covered by the bundle's SHA256SUMS instead.
+  const bool in_bundle = std::filesystem::exists(
+      std::filesystem::path(h5_path).parent_path() / "SHA256SUMS");
+  if (core::verify_checksum_sidecar(h5_path) == core::SidecarCheck::kAbsent &&
+      !in_bundle) {
+    log::warn(
+        "{}: no checksum file beside it (written by an older build); "
+        "its integrity cannot be verified",
+        h5_path);
   }
   h5::File file(h5_path, h5::File::Mode::kReadOnly);
   PerformanceTables t;

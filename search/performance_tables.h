@@ -75,15 +75,18 @@ struct PerformanceTables {
   const LatencyModelEntry* model(const std::string& device, int batch) const;
 };
 
-/// Writes `h5_path` (atomically: a temporary file renamed over it) and
-/// `csv_path`. Throws UsageError for names longer than the fields, IoError
-/// when a file cannot be written.
+/// Writes `h5_path` (atomically: a temporary file renamed over it), its
+/// checksum sidecar `<h5_path>.sha256` and `csv_path`. Throws UsageError for
+/// names longer than the fields, IoError when a file cannot be written.
 void write_tables(const PerformanceTables& tables, const std::string& h5_path,
                   const std::string& csv_path);
 
-/// Reads a tables file. Throws IoError when it cannot be opened, DataError
-/// naming the file when it is not an AdaScale tables file or its schema
-/// version differs from kTablesSchemaVersion.
+/// Reads a tables file after checking it against its checksum sidecar
+/// (absent: written by an older build, read with a warning; a bundle's
+/// copy is covered by the bundle's SHA256SUMS). Throws IoError when it
+/// cannot be opened, DataError naming the file when the checksum differs,
+/// it is not an AdaScale tables file or its schema version differs from
+/// kTablesSchemaVersion.
 PerformanceTables read_tables(const std::string& h5_path);
 
 }  // namespace adascale::search

@@ -6,6 +6,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_checksum.h"
+#include "core/logging.h"
 #include "operators/weight_loading.h"
 #include "training/training_optimizer.h"
 
@@ -90,6 +92,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   archive.write("wall_seconds", c10::IValue(state.wall_seconds));
   archive.write("finished", c10::IValue(state.finished));
   archive.write("pretrained", c10::IValue(state.pretrained));
+  archive.write("world_size", c10::IValue(int64_t(state.world_size)));
   write_stages(archive, state);
 
   torch::serialize::OutputArchive weights;
@@ -108,33 +111,61 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
 
   std::ostringstream out;
   archive.save_to(out);
-  core::write_file_atomic(path, out.str());
+  // The checksum travels inside the file, so the one atomic rename that
+  // installs the checkpoint installs its checksum with it.
+  core::write_file_atomic(path, core::seal(out.str()));
 }
 
 CheckpointReader::CheckpointReader(const std::string& path,
                                    const std::string& fingerprint)
     : path_(path) {
-  std::string bytes = core::read_file(path);
+  const std::string bytes = core::read_file(path);
+  std::string_view payload = bytes;
+  if (core::is_sealed(bytes)) {
+    payload = core::unseal(bytes, "checkpoint " + path);
+  } else if (bytes.compare(0, 2, "PK") == 0) {
+    // A zip archive without the header: written before checkpoints carried
+    // a checksum. Accepted, as refusing would strand every older run.
+    log::warn(
+        "checkpoint {}: no checksum (written by an older build); its "
+        "integrity cannot be verified",
+        path);
+  } else {
+    fail("not a readable checkpoint (truncated or corrupted)");
+  }
   try {
-    std::istringstream in(bytes);
+    std::istringstream in{std::string(payload)};
     archive_.load_from(in);
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {
+    // Damaged pickles surface as c10::Error but also as std::out_of_range
+    // and friends from deep inside the unpickler.
     fail("not a readable checkpoint (truncated or corrupted)");
   }
   c10::IValue v;
-  if (!archive_.try_read("format", v) || !v.isString() ||
-      v.toStringRef() != kFormat) {
-    fail("not an AdaScale training checkpoint");
-  }
-  archive_.read("version", v);
-  if (!v.isInt() || v.toInt() != kVersion) {
-    fail("checkpoint format version " +
-         (v.isInt() ? std::to_string(v.toInt()) : std::string("?")) +
-         ", this build reads version " + std::to_string(kVersion));
-  }
-  archive_.read("fingerprint", v);
-  if (!v.isString() || v.toStringRef() != fingerprint) {
-    fail("written for a different model spec; refusing to load it");
+  try {
+    if (!archive_.try_read("format", v) || !v.isString() ||
+        v.toStringRef() != kFormat) {
+      fail("not an AdaScale training checkpoint");
+    }
+    if (!archive_.try_read("version", v) || !v.isInt() ||
+        v.toInt() != kVersion) {
+      throw CheckpointMismatchError(
+          "checkpoint " + path_ + ": checkpoint format version " +
+          (v.isInt() ? std::to_string(v.toInt()) : std::string("?")) +
+          ", this build reads version " + std::to_string(kVersion));
+    }
+    if (!archive_.try_read("fingerprint", v) || !v.isString()) {
+      fail("missing or malformed training state");
+    }
+    if (v.toStringRef() != fingerprint) {
+      throw CheckpointMismatchError(
+          "checkpoint " + path_ +
+          ": written for a different model spec; refusing to load it");
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception&) {
+    fail("not a readable checkpoint (truncated or corrupted)");
   }
   try {
     auto get_int = [&](const char* key) { return value(key).toInt(); };
@@ -171,10 +202,14 @@ CheckpointReader::CheckpointReader(const std::string& path,
     state_.finished = x.toBool();
     // Older checkpoints come from runs without stage 0.
     state_.pretrained = archive_.try_read("pretrained", x) ? x.toBool() : true;
+    // Older checkpoints come from single-process runs.
+    state_.world_size = archive_.try_read("world_size", x) ? int(x.toInt()) : 1;
     read_stages();
     torch::serialize::InputArchive probe;
     has_optimizer_ = archive_.try_read("optimizer", probe);
-  } catch (const c10::Error& e) {
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception&) {
     fail("missing or malformed training state");
   }
 }
@@ -239,26 +274,32 @@ void CheckpointReader::restore_model(torch::nn::Module& model) {
   torch::serialize::InputArchive weights;
   try {
     archive_.read("model", weights);
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {
     fail("holds no model weights");
   }
   try {
     operators::load_weights_checked(model, weights);
   } catch (const DataError& e) {
     fail(e.what());
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    fail("model weights do not load: " + what.substr(0, what.find('\n')));
   }
 }
 
 void CheckpointReader::restore_optimizer(TrainingOptimizer& optimizer) {
   if (!has_optimizer_) fail("holds no optimizer state");
   torch::serialize::InputArchive opt;
-  archive_.read("optimizer", opt);
   try {
+    archive_.read("optimizer", opt);
     optimizer.load(opt);
   } catch (const Error& e) {
     fail(e.what());
   } catch (const c10::Error& e) {
     std::string what = e.what_without_backtrace();
+    fail("optimizer state does not fit: " + what.substr(0, what.find('\n')));
+  } catch (const std::exception& e) {
+    std::string what = e.what();
     fail("optimizer state does not fit: " + what.substr(0, what.find('\n')));
   }
 }
@@ -270,7 +311,7 @@ void CheckpointReader::restore_rng() {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(state);
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {
     fail("malformed random generator state");
   }
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "training/accuracy_meter.h"
 #include "training/stage_report.h"
 
@@ -32,6 +33,9 @@ struct TrainingState {
   bool finished = false;
   /// Stage 0 (train.pretrain) is done or not part of the recipe.
   bool pretrained = true;
+  /// Ranks of the data-parallel run that wrote it (1: one process); `step`
+  /// counts steps of that many ranks.
+  int world_size = 1;
   /// Every finished stage (absent from checkpoints written before they
   /// carried it: a run resumed from one reports only later stages).
   std::vector<StageReport> stages;
@@ -40,16 +44,28 @@ struct TrainingState {
   int64_t stage_peak_rss_bytes = 0;
 };
 
+/// A readable, intact checkpoint that does not belong to this run: written
+/// for another model spec or by another checkpoint format version. Unlike
+/// a damaged file, it is no reason to fall back to an older checkpoint.
+class CheckpointMismatchError : public DataError {
+ public:
+  using DataError::DataError;
+};
+
 /// Writes `path` atomically (temp file, fsync, rename): the previous file
-/// stays intact until the new one is complete. `fingerprint` identifies the
-/// model (its resolved spec); `optimizer` may be null. Throws IoError.
+/// stays intact until the new one is complete. The file is sealed
+/// (core/file_checksum.h): a SHA-256 of the archive heads it, so a byte
+/// damaged later is found. `fingerprint` identifies the model (its
+/// resolved spec); `optimizer` may be null. Throws IoError.
 void save_checkpoint(const std::string& path, torch::nn::Module& model,
                      const TrainingOptimizer* optimizer,
                      const TrainingState& state,
                      const std::string& fingerprint);
 
-/// Reads a checkpoint and checks its format, version and fingerprint before
-/// anything is restored. Every failure is a DataError naming the file.
+/// Reads a checkpoint and checks its checksum, format, version and
+/// fingerprint before anything is restored. Every failure is a DataError
+/// naming the file. A checkpoint from before checksums (a bare archive) is
+/// read with a warning that it cannot be verified.
 class CheckpointReader {
  public:
   CheckpointReader(const std::string& path, const std::string& fingerprint);

@@ -7,10 +7,13 @@
 #include <charconv>
 #include <cstddef>
 #include <cstring>
+#include <filesystem>
 #include <string_view>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_checksum.h"
+#include "core/logging.h"
 
 namespace adascale::training {
 namespace {
@@ -292,6 +295,16 @@ MetricsLog::MetricsLog(const std::string& run_dir, int64_t keep_rows)
 
 MetricsLog::~MetricsLog() {
   if (csv_ != nullptr) std::fclose(csv_);
+  if (h5_file_ == nullptr) return;
+  // Closing rewrites HDF5's metadata, so the sidecar written after the
+  // last flush no longer matches: refresh it from the closed file.
+  h5_rows_ = h5::RowDataset();
+  h5_file_.reset();
+  try {
+    core::write_checksum_sidecar(h5_path_);
+  } catch (const Error& e) {
+    log::warn("{}", e.what());
+  }
 }
 
 void MetricsLog::create_h5(const std::vector<MetricsRow>& rows) {
@@ -303,6 +316,7 @@ void MetricsLog::create_h5(const std::vector<MetricsRow>& rows) {
   for (const MetricsRow& r : rows) stored.push_back(to_h5(r));
   h5_rows_.append_rows(stored);
   h5_file_->flush();
+  core::write_checksum_sidecar(h5_path_);
 }
 
 void MetricsLog::append(const MetricsRow& row) {
@@ -313,6 +327,9 @@ void MetricsLog::append(const MetricsRow& row) {
   }
   h5_rows_.append_rows(std::vector<H5Row>{to_h5(row)});
   h5_file_->flush();
+  // After every row, as the file changes in place: a reader then finds a
+  // file damaged since, or a row cut off by a crash mid-write.
+  core::write_checksum_sidecar(h5_path_);
   ++rows_;
 }
 
@@ -323,6 +340,13 @@ std::vector<MetricsRow> read_metrics_csv(const std::string& path) {
 }
 
 std::vector<MetricsRow> read_metrics_h5(const std::string& path) {
+  if (core::verify_checksum_sidecar(path) == core::SidecarCheck::kAbsent &&
+      std::filesystem::exists(path)) {
+    log::warn(
+        "{}: no checksum file beside it (written by an older build); "
+        "its integrity cannot be verified",
+        path);
+  }
   h5::File file(path, h5::File::Mode::kReadOnly);
   h5::RowDataset table = h5::RowDataset::open(file, kDataset, h5_layout());
   const int64_t version = table.read_attribute("format_version");

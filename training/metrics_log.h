@@ -84,8 +84,11 @@ const std::string& metrics_csv_header();
 /// DataError naming the file and line for malformed content.
 std::vector<MetricsRow> read_metrics_csv(const std::string& path);
 
-/// Reads every row of a metrics.h5. Throws IoError when it cannot be opened,
-/// DataError for a missing table or an unknown format version.
+/// Reads every row of a metrics.h5 after checking it against the checksum
+/// sidecar (`metrics.h5.sha256`) MetricsLog rewrites after every row; a
+/// file without one (an older build's) is read with a warning. Throws
+/// IoError when it cannot be opened, DataError for a checksum mismatch, a
+/// missing table or an unknown format version.
 std::vector<MetricsRow> read_metrics_h5(const std::string& path);
 
 }  // namespace adascale::training

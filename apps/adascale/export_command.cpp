@@ -17,6 +17,7 @@
 #include "core/bundle_manifest.h"
 #include "core/error.h"
 #include "core/logging.h"
+#include "core/path_lock.h"
 #include "core/version.h"
 #include "datasets/dataset_factory.h"
 #include "runtime/bundle.h"
@@ -103,6 +104,8 @@ void refuse_existing(const std::string& out, bool force) {
 }
 
 void export_torchscript(const ExportOptions& opt) {
+  // One writer per output: a second export into it is refused by name.
+  const core::PathLock lock = core::PathLock::acquire(opt.out, "export");
   refuse_existing(opt.out, opt.force);
   LoadedRun run = load_elastic_run(opt);
   const core::VariantSpace& space = run.net->variants();
@@ -174,6 +177,7 @@ void export_torchscript(const ExportOptions& opt) {
 }
 
 void export_bundle(const ExportOptions& opt) {
+  const core::PathLock lock = core::PathLock::acquire(opt.out, "export");
   refuse_existing(opt.out, opt.force);
   LoadedRun run = load_elastic_run(opt);
   const std::string tables = (fs::path(run.dir) / "tables.h5").string();

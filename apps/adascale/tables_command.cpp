@@ -20,6 +20,7 @@
 #include "core/device_profile.h"
 #include "core/error.h"
 #include "core/logging.h"
+#include "core/path_lock.h"
 #include "core/timing.h"
 #include "datasets/dataset_factory.h"
 #include "search/energy_model.h"
@@ -72,6 +73,9 @@ void run_tables(const TablesOptions& opt) {
   if (opt.batch < 1) throw UsageError("tables: --batch must be ≥ 1");
   core::Stopwatch total;
   LoadedRun run = load_run(opt.run, opt.sets);
+  // The run's writer lock, as `train` takes it: tables.h5 is written into
+  // the run, and a run still training would change under the measurement.
+  const core::PathLock lock = core::PathLock::acquire(opt.run, "tables");
   if (!run.spec.elastic()) {
     throw UsageError(fmt::format(
         "tables: {} trains the zoo model '{}'; tables index the variants of "

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/timing.h"
 #include "runtime/adaptation_controller.h"
 #include "runtime/system_sampler.h"
@@ -58,13 +59,19 @@ DemoSession::DemoSession(runtime::AdaptiveEngine& engine,
 std::vector<PhaseSummary> DemoSession::run() {
   // Warm-up at idle: first calls pay for allocations and caches.
   core::Stopwatch warm;
-  while (warm.seconds() < options_.warmup_s) {
+  while (warm.seconds() < options_.warmup_s && !core::interrupt_requested()) {
     engine_.infer(images_.images[cursor_++ % images_.size()].unsqueeze(0),
                   options_.static_variant);
   }
+  // An interrupt (SIGINT/SIGTERM, see core/interrupt.h) ends the phase in
+  // progress as if its time were up, and no later phase starts.
   std::vector<PhaseSummary> out;
-  if (options_.adaptive) out.push_back(run_phase("adaptive", true));
-  if (options_.static_phase) out.push_back(run_phase("static", false));
+  if (options_.adaptive && !core::interrupt_requested()) {
+    out.push_back(run_phase("adaptive", true));
+  }
+  if (options_.static_phase && !core::interrupt_requested()) {
+    out.push_back(run_phase("static", false));
+  }
   return out;
 }
 
@@ -107,7 +114,8 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
   double next_second = 1.0;
   while (true) {
     const double now = clock.seconds();
-    if (now >= next_second || now >= options_.duration_s) {
+    const bool end = now >= options_.duration_s || core::interrupt_requested();
+    if (now >= next_second || end) {
       runtime::ControllerStatus status = controller.status();
       SecondRecord rec;
       rec.phase = phase;
@@ -144,7 +152,7 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
       second_latencies.clear();
       second_misses = second_exit_sum = 0;
       next_second += 1.0;
-      if (now >= options_.duration_s) break;
+      if (end) break;
     }
     const int64_t i = cursor_++ % images_.size();
     torch::Tensor x = images_.images[i].unsqueeze(0);

@@ -10,7 +10,10 @@
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -21,6 +24,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/execution.h"
+#include "core/interrupt.h"
 #include "core/logging.h"
 #include "core/timing.h"
 #include "datasets/normalized_images.h"
@@ -115,10 +119,42 @@ nlohmann::json to_json(const demo::PhaseSummary& s) {
   return j;
 }
 
+// The output directory, made and checked writable before the run: a bad
+// --out must not cost the whole run and its results.
+std::string prepare_out(const Args& args, const std::string& trace_name) {
+  std::string out = args.out;
+  if (out.empty()) {
+    out = fmt::format("demo_runs/{}_{}",
+                      fs::path(args.bundle).filename().stem().string(),
+                      trace_name);
+  }
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec || !fs::is_directory(out)) {
+    throw IoError(fmt::format("--out {}: cannot create the directory{}", out,
+                              ec ? ": " + ec.message() : std::string()));
+  }
+  if (::access(out.c_str(), W_OK | X_OK) != 0) {
+    throw IoError(fmt::format("--out {}: not writable", out));
+  }
+  return out;
+}
+
 int run(const Args& args, const std::string& exe) {
-  if (!(args.budget_ms > 0)) {
+  if (!(args.budget_ms > 0) || !std::isfinite(args.budget_ms)) {
     throw UsageError(
         fmt::format("--budget-ms must be > 0, got {}", args.budget_ms));
+  }
+  // Infinite or NaN times would spin forever or never end a phase.
+  if (!(args.duration_s > 0) || !std::isfinite(args.duration_s)) {
+    throw UsageError(
+        fmt::format("--duration must be a finite number of seconds > 0, got {}",
+                    args.duration_s));
+  }
+  if (!(args.warmup_s >= 0) || !std::isfinite(args.warmup_s)) {
+    throw UsageError(
+        fmt::format("--warmup must be a finite number of seconds >= 0, got {}",
+                    args.warmup_s));
   }
   if (args.mode != "both" && args.mode != "adaptive" && args.mode != "static") {
     throw UsageError("--mode '" + args.mode +
@@ -129,8 +165,13 @@ int run(const Args& args, const std::string& exe) {
   std::unique_ptr<demo::LoadProcess> load;
   if (!args.trace.empty()) {
     trace = runtime::LoadTrace::from_file(args.trace);
-    load = std::make_unique<demo::LoadProcess>(exe, args.trace);
   }
+  const std::string out =
+      prepare_out(args, trace ? trace->name() : std::string("idle"));
+  // From here SIGINT/SIGTERM only raise a flag: the session ends early and
+  // what was measured is still written, with exit status 130.
+  core::install_interrupt_handler();
+  if (trace) load = std::make_unique<demo::LoadProcess>(exe, args.trace);
   log::set_level(log::parse_level(args.log_level));
   core::Execution exec = core::setup_execution(args.threads, "cpu", 0);
 
@@ -227,14 +268,8 @@ int run(const Args& args, const std::string& exe) {
     }
   });
   std::vector<demo::PhaseSummary> phases = session.run();
+  const bool interrupted = core::interrupt_requested();
 
-  std::string out = args.out;
-  if (out.empty()) {
-    out = fmt::format("demo_runs/{}_{}",
-                      fs::path(args.bundle).filename().stem().string(),
-                      trace ? trace->name() : std::string("idle"));
-  }
-  fs::create_directories(out);
   core::write_file_atomic(out + "/timeline.csv",
                           demo::seconds_csv(session.seconds()));
   nlohmann::json summary;
@@ -252,6 +287,7 @@ int run(const Args& args, const std::string& exe) {
   summary["min_accuracy"] = args.min_accuracy;
   summary["feedback_quantile"] = args.feedback_quantile;
   summary["variants_considered"] = usable.size();
+  summary["interrupted"] = interrupted;
   for (const auto& p : phases) summary["phases"][p.phase] = to_json(p);
 
   fmt::print("\n{:<22} {:>12} {:>12}\n", "", "adaptive", "static");
@@ -304,6 +340,10 @@ int run(const Args& args, const std::string& exe) {
       out + "/timeline.png");
   fmt::print("wrote {0}/timeline.csv, {0}/summary.json, {0}/timeline.png\n",
              out);
+  if (interrupted) {
+    fmt::print(stderr, "adascale-demo: interrupted; wrote what was measured\n");
+    return 130;
+  }
   return 0;
 }
 

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -47,7 +49,33 @@ std::string Node::describe() const {
 
 namespace {
 
-Node convert(const YAML::Node& y, const std::string& source) {
+// Far above any real config (the largest shipped one is a few KiB), far
+// below what would hurt: reading /dev/zero or a runaway generated file
+// stops here instead of at std::bad_alloc.
+constexpr std::streamsize kMaxConfigBytes = 4 << 20;
+// YAML aliases share one parsed node, but the tree built here copies every
+// use: nested aliases ("billion laughs") multiply a few hundred bytes into
+// billions of nodes. No honest config comes near this many.
+constexpr int64_t kMaxConfigNodes = 1 << 18;
+// Files one load_file() may read, includes included: a list naming one
+// file thousands of times multiplies it without a cycle.
+constexpr int kMaxConfigFiles = 256;
+
+// What one load_file() has left: the node and file budgets are shared by
+// every file it includes, so includes cannot multiply them.
+struct LoadBudget {
+  int64_t nodes = kMaxConfigNodes;
+  int files = kMaxConfigFiles;
+};
+thread_local LoadBudget* active_budget = nullptr;
+
+Node convert(const YAML::Node& y, const std::string& source, int64_t& budget) {
+  if (--budget < 0) {
+    throw ConfigError(fmt::format(
+        "{}: more than {} values once YAML aliases are expanded (an alias "
+        "bomb?); refusing to expand it",
+        source, kMaxConfigNodes));
+  }
   Node n;
   n.where = {source, y.Mark().is_null() ? 0 : y.Mark().line + 1};
   switch (y.Type()) {
@@ -61,7 +89,9 @@ Node convert(const YAML::Node& y, const std::string& source) {
       break;
     case YAML::NodeType::Sequence:
       n.kind = Node::Kind::kSequence;
-      for (const auto& item : y) n.items.push_back(convert(item, source));
+      for (const auto& item : y) {
+        n.items.push_back(convert(item, source, budget));
+      }
       break;
     case YAML::NodeType::Map:
       n.kind = Node::Kind::kMap;
@@ -75,7 +105,7 @@ Node convert(const YAML::Node& y, const std::string& source) {
           throw ConfigError(Location{source, kv.first.Mark().line + 1}.str() +
                             ": duplicate key '" + key + "'");
         }
-        Node value = convert(kv.second, source);
+        Node value = convert(kv.second, source, budget);
         if (value.where.line == 0) value.where.line = kv.first.Mark().line + 1;
         n.entries.emplace_back(std::move(key), std::move(value));
       }
@@ -135,11 +165,27 @@ Node load_recursive(const std::string& path, std::vector<std::string>& stack) {
   for (const auto& s : stack) {
     if (s == key) throw ConfigError(path + ": include cycle");
   }
-  std::ifstream in(path);
+  if (active_budget != nullptr && --active_budget->files < 0) {
+    throw ConfigError(fmt::format(
+        "{}: more than {} config files included; refusing to read more", path,
+        kMaxConfigFiles));
+  }
+  // A directory opens as a stream that reads as empty: it would pass for a
+  // config of defaults.
+  if (fs::is_directory(path, ec)) {
+    throw ConfigError(path + ": is a directory, not a config file");
+  }
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot open config file");
-  std::stringstream text;
-  text << in.rdbuf();
-  Node own = parse_yaml(text.str(), path);
+  std::string text(size_t(kMaxConfigBytes) + 1, '\0');
+  in.read(text.data(), kMaxConfigBytes + 1);
+  if (in.bad()) throw ConfigError(path + ": cannot read config file");
+  text.resize(size_t(in.gcount()));
+  if (std::streamsize(text.size()) > kMaxConfigBytes) {
+    throw ConfigError(fmt::format("{}: larger than {} MiB; not a config file",
+                                  path, kMaxConfigBytes >> 20));
+  }
+  Node own = parse_yaml(text, path);
   if (own.kind == Node::Kind::kNull) own.kind = Node::Kind::kMap;
   if (own.kind != Node::Kind::kMap) {
     throw ConfigError(path + ": a config file must be a map of keys, got " +
@@ -183,8 +229,15 @@ void emit(YAML::Emitter& out, const Node& n) {
 }  // namespace
 
 Node parse_yaml(const std::string& text, const std::string& source) {
+  if (std::streamsize(text.size()) > kMaxConfigBytes) {
+    throw ConfigError(fmt::format("{}: larger than {} MiB; not a config",
+                                  source, kMaxConfigBytes >> 20));
+  }
+  int64_t own_budget = kMaxConfigNodes;
+  int64_t& budget =
+      active_budget != nullptr ? active_budget->nodes : own_budget;
   try {
-    return convert(YAML::Load(text), source);
+    return convert(YAML::Load(text), source, budget);
   } catch (const YAML::Exception& e) {
     throw ConfigError(Location{source, e.mark.line + 1}.str() +
                       ": YAML syntax error: " + e.msg);
@@ -193,6 +246,13 @@ Node parse_yaml(const std::string& text, const std::string& source) {
 
 Node load_file(const std::string& path) {
   std::vector<std::string> stack;
+  LoadBudget budget;
+  LoadBudget* outer = active_budget;
+  active_budget = &budget;
+  struct Restore {
+    LoadBudget* outer;
+    ~Restore() { active_budget = outer; }
+  } restore{outer};
   return load_recursive(path, stack);
 }
 

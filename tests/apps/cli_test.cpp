@@ -1,6 +1,7 @@
 // Runs the real `adascale` binary: exit codes, one-line errors, --json.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,7 +15,10 @@
 #include <vector>
 
 #include "core/atomic_file.h"
+#include "core/bundle_manifest.h"
 #include "core/device_profile.h"
+#include "core/file_checksum.h"
+#include "core/path_lock.h"
 #include "runtime/bundle.h"
 #include "tests/test_util.h"
 
@@ -528,14 +532,20 @@ TEST(CliTables, TablesThenSearchOnATrainedRun) {
     EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\n" << r.err;
   }
 
-  // A foreign HDF5 file and a file that is not HDF5 at all.
+  // A foreign HDF5 file and a file that is not HDF5 at all. Without the
+  // checksum sidecar (as an older build wrote them), the format check is
+  // what refuses them; with it, the checksum (CliReliability tests).
+  std::filesystem::remove(out + "/tables.h5.sha256");
   std::filesystem::copy_file(out + "/metrics.h5", out + "/tables.h5",
                              std::filesystem::copy_options::overwrite_existing);
   Result foreign = run("search --run " + out + " --latency-ms 5");
   EXPECT_NE(foreign.status, 0);
   EXPECT_NE(foreign.err.find("not an AdaScale tables file"), std::string::npos)
       << foreign.err;
+  // Checksummed, so the one line is HDF5's refusal (no missing-sidecar
+  // warning before it).
   dir.write("run/tables.h5", "garbage");
+  adascale::core::write_checksum_sidecar(out + "/tables.h5");
   Result junk = run("search --run " + out + " --latency-ms 5");
   EXPECT_NE(junk.status, 0);
   EXPECT_EQ(count_lines(junk.err), 1) << junk.err;
@@ -834,4 +844,225 @@ TEST(CliDemo, BadInputsAreOneLineAndNonZero) {
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n"
                                                        << r.err;
   }
+}
+
+// ---- reliability: one writer per target, damaged files, failed writes ----
+
+namespace {
+
+// A child process holding the writer lock of `target` until killed.
+pid_t hold_lock_in_child(const std::string& target, const std::string& cmd) {
+  int ready[2];
+  if (::pipe(ready) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(ready[0]);
+    try {
+      adascale::core::PathLock lock =
+          adascale::core::PathLock::acquire(target, cmd);
+      const char ok = 'y';
+      if (::write(ready[1], &ok, 1) != 1) ::_exit(2);
+      for (;;) ::pause();
+    } catch (...) {
+      ::_exit(1);
+    }
+  }
+  ::close(ready[1]);
+  char got = 0;
+  const bool ok = ::read(ready[0], &got, 1) == 1;
+  ::close(ready[0]);
+  return ok ? pid : -1;
+}
+
+void kill_holder(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+void flip_byte(const std::string& path, size_t offset) {
+  std::string bytes = adascale::core::read_file(path);
+  ASSERT_LT(offset, bytes.size());
+  bytes[offset] = char(bytes[offset] ^ 0x01);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+}  // namespace
+
+TEST(CliReliability, SecondWriterIsRefusedBeforeTouchingAnything) {
+  adascale::testing::TempDir dir;
+  const std::string out = trained_run(dir, false);
+  const std::string metrics = adascale::core::read_file(out + "/metrics.csv");
+  const pid_t holder = hold_lock_in_child(out, "train");
+  ASSERT_GT(holder, 0);
+  const std::string pid = "pid " + std::to_string(holder) + ", adascale train";
+  Result resumed = run("train --resume --out " + out);
+  EXPECT_EQ(resumed.status, 1);
+  EXPECT_EQ(count_lines(resumed.err), 1) << resumed.err;
+  EXPECT_NE(resumed.err.find(out + ": in use by another adascale process (" +
+                             pid + ")"),
+            std::string::npos)
+      << resumed.err;
+  EXPECT_EQ(adascale::core::read_file(out + "/metrics.csv"), metrics);
+  std::string device = dir.write("test_machine.yaml", kTestDevice);
+  Result tables = run("tables --batch 2 --run " + out + " --device " + device);
+  EXPECT_EQ(tables.status, 1);
+  EXPECT_NE(tables.err.find(pid), std::string::npos) << tables.err;
+  EXPECT_FALSE(std::filesystem::exists(out + "/tables.h5"));
+  // Killed, the holder's lock is free: the run resumes.
+  kill_holder(holder);
+  Result after = run("train --resume --out " + out);
+  EXPECT_EQ(after.status, 0) << after.err;
+
+  const std::string bundle = dir.file("b.adascale");
+  const pid_t exporter = hold_lock_in_child(bundle, "export");
+  ASSERT_GT(exporter, 0);
+  Result e = run("export --run " + out + " --out " + bundle);
+  EXPECT_EQ(e.status, 1);
+  EXPECT_NE(e.err.find("pid " + std::to_string(exporter) + ", adascale export"),
+            std::string::npos)
+      << e.err;
+  EXPECT_FALSE(std::filesystem::exists(bundle));
+  kill_holder(exporter);
+}
+
+TEST(CliReliability, DamagedCheckpointOrTablesAreRefusedByName) {
+  adascale::testing::TempDir dir;
+  const std::string out = trained_run(dir, true);
+  const std::string last = out + "/checkpoints/last.pt";
+  const std::string good = adascale::core::read_file(last);
+  for (size_t offset : {size_t(100), good.size() / 2, good.size() - 100}) {
+    flip_byte(last, offset);
+    Result e = run("eval --json --run " + out);
+    EXPECT_EQ(e.status, 1) << "offset " << offset;
+    EXPECT_EQ(count_lines(e.err), 1) << e.err;
+    EXPECT_NE(e.err.find(last + ": checksum mismatch"), std::string::npos)
+        << e.err;
+    adascale::core::write_file_atomic(last, good);
+  }
+  // --resume passes over the damaged last.pt to the newest intact stage
+  // checkpoint, which here is the finished run's last stage.
+  flip_byte(last, good.size() / 2);
+  Result resumed = run("train --json --resume --out " + out);
+  EXPECT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("checksum mismatch"), std::string::npos)
+      << resumed.err;
+  EXPECT_NE(resumed.err.find("stage2.pt, the newest intact stage checkpoint"),
+            std::string::npos)
+      << resumed.err;
+
+  flip_byte(out + "/tables.h5", 2000);
+  Result s = run("search --run " + out + " --latency-ms 1000");
+  EXPECT_EQ(s.status, 1);
+  EXPECT_NE(s.err.find(out + "/tables.h5: checksum mismatch with "
+                             "tables.h5.sha256"),
+            std::string::npos)
+      << s.err;
+}
+
+TEST(CliReliability, ExportThatFailsMidwayKeepsThePreviousBundle) {
+  adascale::testing::TempDir dir;
+  const std::string out = trained_run(dir, true);
+  const std::string bundle = dir.file("tiny.adascale");
+  ASSERT_EQ(run("export --run " + out + " --out " + bundle).status, 0);
+  const std::string sums = adascale::core::read_file(bundle + "/SHA256SUMS");
+  // The disk "fills up" 4 KiB into weights.pt.
+  Result r =
+      run_binary("ADASCALE_TEST_WRITE_LIMIT=4096 " + std::string(ADASCALE_BIN),
+                 "export --force --run " + out + " --out " + bundle);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_EQ(adascale::core::read_file(bundle + "/SHA256SUMS"), sums);
+  EXPECT_NO_THROW(adascale::runtime::load_bundle(bundle));
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".tiny.adascale.tmp"),
+              std::string::npos)
+        << "left behind: " << entry.path();
+  }
+  // A tables write that fails keeps the old tables.h5 and its checksum.
+  const std::string tables = adascale::core::read_file(out + "/tables.h5");
+  std::string device = dir.write("test_machine.yaml", kTestDevice);
+  Result t = run_binary(
+      "ADASCALE_TEST_WRITE_LIMIT=10 " + std::string(ADASCALE_BIN),
+      "tables --batch 2 --repeats 3 --run " + out + " --device " + device);
+  EXPECT_EQ(t.status, 1);
+  EXPECT_EQ(adascale::core::read_file(out + "/tables.h5"), tables);
+  Result s = run("search --run " + out + " --latency-ms 1000");
+  EXPECT_EQ(s.status, 0) << s.err;
+}
+
+TEST(CliDemo, BadTimesAndOutputPathFailBeforeTheRun) {
+  adascale::testing::TempDir dir;
+  std::string run_dir = trained_run(dir, true);
+  std::string bundle = dir.file("tiny.adascale");
+  ASSERT_EQ(run("export --run " + run_dir + " --out " + bundle).status, 0);
+  const std::string file = dir.write("plain_file", "x");
+  const std::string base = "--bundle " + bundle + " --budget-ms 5 ";
+  struct Case {
+    std::string args, expect;
+  };
+  const Case cases[] = {
+      {base + "--warmup inf", "--warmup"},
+      {base + "--warmup nan", "--warmup"},
+      {base + "--warmup -5", "--warmup"},
+      {base + "--duration inf", "--duration"},
+      {base + "--duration 1 --out " + file + "/sub", "--out " + file},
+  };
+  for (const Case& c : cases) {
+    Result r = demo(c.args);
+    EXPECT_EQ(r.status, 1) << c.args << "\n" << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n"
+                                                       << r.err;
+    EXPECT_EQ(r.out.find("ready in"), std::string::npos) << c.args;
+  }
+}
+
+TEST(CliDemo, SigtermWritesWhatWasMeasured) {
+  adascale::testing::TempDir dir;
+  std::string run_dir = trained_run(dir, true);
+  std::string bundle = dir.file("tiny.adascale");
+  ASSERT_EQ(run("export --run " + run_dir + " --out " + bundle).status, 0);
+  const std::string out = dir.file("demo");
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    ::execl(ADASCALE_DEMO_BIN, ADASCALE_DEMO_BIN, "--bundle", bundle.c_str(),
+            "--budget-ms", "50", "--duration", "120", "--warmup", "0",
+            "--threads", "1", "--min-accuracy", "0", "--out", out.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  // Signalled once the session is about to start (the ready line), and
+  // again once a measured second has been printed.
+  std::string seen;
+  char buf[256];
+  bool signalled = false;
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) {
+    seen.append(buf, size_t(n));
+    if (!signalled && seen.find("[adaptive] t=") != std::string::npos) {
+      ::kill(pid, SIGTERM);
+      signalled = true;
+    }
+  }
+  ::close(pipe_fds[0]);
+  int raw = 0;
+  ASSERT_EQ(::waitpid(pid, &raw, 0), pid);
+  ASSERT_TRUE(signalled) << seen;
+  ASSERT_TRUE(WIFEXITED(raw)) << "killed by signal " << WTERMSIG(raw);
+  EXPECT_EQ(WEXITSTATUS(raw), 130);
+  auto summary =
+      nlohmann::json::parse(adascale::core::read_file(out + "/summary.json"));
+  EXPECT_TRUE(summary.at("interrupted").get<bool>());
+  EXPECT_GT(summary.at("phases").at("adaptive").at("inferences").get<int64_t>(),
+            0);
+  EXPECT_FALSE(summary.at("phases").contains("static"));
+  std::ifstream csv(out + "/timeline.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  EXPECT_TRUE(static_cast<bool>(std::getline(csv, row))) << "no measured row";
 }

@@ -6,12 +6,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "search/performance_tables.h"
 #include "tests/fixtures/tiny_elastic_spec.h"
+#include "tests/memory_limit.h"
 #include "tests/test_util.h"
 
 namespace adascale::runtime {
@@ -272,6 +274,81 @@ TEST_F(BundleTest, MissingForeignTablesOrBadMetadataWriteNothing) {
   EXPECT_FALSE(fs::exists(bundle_));
   for (const auto& e : fs::directory_iterator(dir_.path()))
     EXPECT_NE(e.path().filename().string().front(), '.') << e.path();
+}
+
+// A bundle whose manifest, consistent and correctly checksummed, asks for
+// a net far larger than its weights: refused from the stored shapes before
+// anything is built (checked under an address-space limit).
+TEST_F(BundleTest, OversizedSpecIsRefusedBeforeTheNetIsBuilt) {
+  write_bundle(bundle_, net_, meta_, tables_);
+  struct Case {
+    std::function<void(core::ModelSpec&)> change;
+    std::string needle;
+  };
+  const Case cases[] = {
+      {[](core::ModelSpec& m) { m.stages[0].out_channels = 16384; },
+       "the manifest gives stage1_basic out_channels = 16384"},
+      {[](core::ModelSpec& m) {
+         m.stages[1].depth = 64;
+         for (auto& c : m.stages[1].candidates) c.depth = 64;
+       },
+       "the manifest gives stage2_basic 64 blocks"},
+      {[](core::ModelSpec& m) { m.stem.channels = 4096; },
+       "the manifest gives stem channels = 4096"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    const std::string b = copy("hostile" + std::to_string(n++));
+    core::BundleManifest m = core::read_manifest(b + "/manifest.yaml");
+    c.change(m.model);
+    // As the stage sets them: the resolved values would no longer agree.
+    for (auto& stage : m.model.stages) {
+      for (auto& cand : stage.candidates) {
+        cand.op.in_channels = 0;
+        cand.op.out_channels = 0;
+      }
+    }
+    core::write_file_atomic(b + "/manifest.yaml", core::manifest_yaml(m));
+    reseal(b);
+    const auto run =
+        adascale::testing::run_with_address_limit(size_t(512) << 20, [&] {
+          try {
+            load_bundle(b);
+          } catch (const DataError& e) {
+            const std::string what = e.what();
+            if (what.find(c.needle) != std::string::npos &&
+                what.find("weights.pt: weights do not fit the model") !=
+                    std::string::npos) {
+              return 0;
+            }
+            throw;
+          }
+          return 6;
+        });
+    EXPECT_EQ(run.status, 0) << c.needle << " " << run.message;
+  }
+}
+
+// Damaged weights, resealed so the checksums pass: every failure is a
+// DataError naming the file, never an internal error from the unpickler.
+TEST_F(BundleTest, DamagedWeightsPickleIsRefusedNamingTheFile) {
+  write_bundle(bundle_, net_, meta_, tables_);
+  const std::string good = core::read_file(bundle_ + "/weights.pt");
+  const std::string b = copy("fuzzed");
+  for (size_t offset = 0; offset < good.size(); offset += good.size() / 6) {
+    std::string damaged = good;
+    damaged[offset] = char(damaged[offset] ^ 0x21);
+    core::write_file_atomic(b + "/weights.pt", damaged);
+    reseal(b);
+    try {
+      load_bundle(b);
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("weights.pt"), std::string::npos)
+          << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "offset " << offset << ": " << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_checksum.h"
 #include "core/hdf5_util.h"
 #include "tests/test_util.h"
 
@@ -222,6 +223,10 @@ TEST(MetricsLog, H5ChecksFormatVersionAndFile) {
     EXPECT_EQ(table.rows(), 1);
     table.write_attribute("format_version", 2);
   }
+  // Changed behind the log's back: its checksum sidecar finds that first.
+  EXPECT_THROW_WITH(read_metrics_h5(path), DataError,
+                    "metrics.h5: checksum mismatch with metrics.h5.sha256");
+  core::write_checksum_sidecar(path);
   EXPECT_THROW_WITH(read_metrics_h5(path), DataError,
                     "metrics.h5: format_version 2, expected 1");
   EXPECT_THROW_WITH(read_metrics_h5(dir.file("missing.h5")), IoError,

@@ -1,0 +1,143 @@
+// Checkpoints carry a SHA-256 of their archive: a damaged byte anywhere is
+// refused by name; checkpoints from before checksums still load; a write
+// that fails midway keeps the previous checkpoint.
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/execution.h"
+#include "core/file_checksum.h"
+#include "core/interrupt.h"
+#include "tests/test_util.h"
+#include "tests/training/training_fixture.h"
+#include "training/checkpoint.h"
+
+namespace adascale::training {
+namespace {
+
+using adascale::testing::TempDir;
+namespace fs = std::filesystem;
+
+std::string write_checkpoint(const std::string& path, int epoch) {
+  torch::manual_seed(1);
+  torch::nn::Linear model(16, 8);
+  TrainingState state;
+  state.epoch = epoch;
+  state.trunk = {0};
+  save_checkpoint(path, *model, nullptr, state, "spec");
+  return core::read_file(path);
+}
+
+TEST(CheckpointIntegrity, AFlippedByteAnywhereIsRefusedByName) {
+  TempDir dir;
+  const std::string path = dir.file("last.pt");
+  const std::string good = write_checkpoint(path, 3);
+  ASSERT_TRUE(core::is_sealed(good));
+  EXPECT_EQ(CheckpointReader(path, "spec").state().epoch, 3);
+  for (size_t offset : {size_t(5), size_t(100), good.size() / 3,
+                        good.size() / 2, good.size() - 30, good.size() - 1}) {
+    std::string damaged = good;
+    damaged[offset] = char(damaged[offset] ^ 0x01);
+    SCOPED_TRACE("offset " + std::to_string(offset));
+    core::write_file_atomic(path, damaged);
+    EXPECT_THROW_WITH(CheckpointReader(path, "spec"), DataError,
+                      "checkpoint " + path + ": ");
+  }
+  core::write_file_atomic(path, good.substr(0, good.size() - 7));
+  EXPECT_THROW_WITH(CheckpointReader(path, "spec"), DataError,
+                    "checksum mismatch");
+}
+
+TEST(CheckpointIntegrity, ACheckpointFromBeforeChecksumsStillLoads) {
+  TempDir dir;
+  const std::string path = dir.file("old.pt");
+  const std::string sealed = write_checkpoint(path, 5);
+  // What older builds wrote: the bare archive.
+  const std::string bare = sealed.substr(sealed.find('\n') + 1);
+  ASSERT_EQ(bare.compare(0, 2, "PK"), 0);
+  core::write_file_atomic(path, bare);
+  CheckpointReader reader(path, "spec");
+  EXPECT_EQ(reader.state().epoch, 5);
+  torch::nn::Linear model(16, 8);
+  reader.restore_model(*model);
+  // Another spec is refused as foreign, not as damaged.
+  EXPECT_THROW_WITH(CheckpointReader(path, "other"), CheckpointMismatchError,
+                    "written for a different model spec");
+}
+
+TEST(CheckpointIntegrity, DamagedUnsealedArchivesFailAsDataErrorsOnly) {
+  TempDir dir;
+  const std::string path = dir.file("old.pt");
+  const std::string sealed = write_checkpoint(path, 1);
+  const std::string bare = sealed.substr(sealed.find('\n') + 1);
+  // Without a checksum nothing finds every flip, but none may escape as
+  // anything but a DataError naming the file.
+  for (size_t offset = 0; offset < bare.size(); offset += bare.size() / 6) {
+    std::string damaged = bare;
+    damaged[offset] = char(damaged[offset] ^ 0x5a);
+    core::write_file_atomic(path, damaged);
+    try {
+      CheckpointReader reader(path, "spec");
+      torch::nn::Linear model(16, 8);
+      reader.restore_model(*model);
+      reader.restore_rng();
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos)
+          << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "offset " << offset << ": " << e.what();
+    }
+  }
+}
+
+TEST(CheckpointIntegrity, AWriteThatFailsMidwayKeepsThePreviousCheckpoint) {
+  TempDir dir;
+  const std::string path = dir.file("last.pt");
+  const std::string good = write_checkpoint(path, 2);
+  ::setenv("ADASCALE_TEST_WRITE_LIMIT", "2048", 1);
+  EXPECT_THROW_WITH(write_checkpoint(path, 9), IoError,
+                    "No space left on device");
+  ::unsetenv("ADASCALE_TEST_WRITE_LIMIT");
+  EXPECT_EQ(core::read_file(path), good);
+  EXPECT_EQ(CheckpointReader(path, "spec").state().epoch, 2);
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().filename(), "last.pt") << "left behind";
+  }
+}
+
+// A damaged last.pt is passed over like a missing one: --resume continues
+// from the newest intact stage checkpoint, to the very weights of an
+// uninterrupted run.
+TEST(CheckpointIntegrity, ResumeWithADamagedLastCheckpointUsesTheNewestStage) {
+  TempDir dir;
+  auto config = make_config(dir);
+  TrainRun straight(config, dir.file("straight"));
+  straight.train();
+
+  const std::string run_dir = dir.file("resumed");
+  TrainRun first(config, run_dir);
+  first.options.on_step = [](int stage, int epoch, int step) {
+    if (stage == 1 && epoch == 1 && step == 3) core::request_interrupt();
+  };
+  first.train();
+  core::clear_interrupt();
+  const std::string last = run_dir + "/checkpoints/last.pt";
+  std::string bytes = core::read_file(last);
+  bytes[bytes.size() / 2] = char(bytes[bytes.size() / 2] ^ 0x40);
+  core::write_file_atomic(last, bytes);
+  TrainRun second(config, run_dir, /*init_seed=*/99);
+  TrainingReport done = second.train(/*resume=*/true);
+  EXPECT_FALSE(done.interrupted);
+  EXPECT_TRUE(identical(state_of(*straight.net), state_of(*second.net)));
+  // The run wrote a good last.pt over the damaged one.
+  EXPECT_NO_THROW(CheckpointReader(last, core::model_spec_yaml(config.model)));
+}
+
+}  // namespace
+}  // namespace adascale::training
