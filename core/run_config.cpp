@@ -68,6 +68,12 @@ void validate(const RunConfig& c, const config::Node& tree) {
                       "it needs train.pretrain.epochs > 0, train.mode: freeze "
                       "and train.trunk_rule: backbone");
   }
+  if (t.feature_matching > 0 && !t.keep_trunk) {
+    throw ConfigError(where("train") +
+                      "train.feature_matching: stand-ins match the kept "
+                      "backbone block's output, so it needs "
+                      "train.keep_trunk: true");
+  }
   for (size_t i = 0; t.keep_trunk && i < c.model.stages.size(); ++i) {
     if (c.model.stages[i].candidates.size() < 2) {
       throw ConfigError(where("train") + "train.keep_trunk: stage " +

@@ -9,6 +9,7 @@
 
 #include "core/augment_config.h"
 #include "core/dataset_config.h"
+#include "core/distributed_config.h"
 #include "core/loader_config.h"
 #include "core/model_spec.h"
 #include "core/train_config.h"
@@ -30,6 +31,8 @@ struct RunConfig {
   /// command needs one.
   ModelSpec model;
   TrainConfig train;
+  /// Data-parallel training under torchrun (ignored otherwise).
+  DistributedConfig distributed;
 
   template <typename V>
   void visit(V& v) {
@@ -46,6 +49,7 @@ struct RunConfig {
     v("loader", loader);
     v("model", model);
     v("train", train);
+    v("distributed", distributed);
   }
 
   /// "auto" or a positive integer.

@@ -22,8 +22,12 @@ RunDirectory RunDirectory::open(const std::string& dir, const RunConfig& config,
                   "to continue it or choose another --out");
   }
   if (exists && resume) {
+    // Compared by meaning: a config.yaml written before the schema gained a
+    // key reads back with that key's default, so a run started by an older
+    // build still resumes, while any value that differs is refused.
     std::string previous = read_file(run.config_path());
-    if (previous != resolved) {
+    if (previous != resolved &&
+        to_yaml(load_run_config(run.config_path(), {})) != resolved) {
       throw ConfigError(run.config_path() +
                         ": the resumed run was started with a different "
                         "config; resume with the same config and --set values");

@@ -148,6 +148,13 @@ struct TrainConfig {
   /// backbone block (as LegoDNN retrains descendant blocks). Needs
   /// pretrain.epochs > 0, mode freeze and trunk_rule backbone.
   bool keep_trunk = false;
+  /// With keep_trunk: weight of a feature-matching loss (FitNets' hints)
+  /// that pulls every stand-in candidate's stage output towards the kept
+  /// backbone block's on the same batch (mean squared error). It gives
+  /// stand-ins a dense signal beside their exit's loss, and makes their
+  /// output one that the trunk's later stages can read, so mixed variants
+  /// compose. 0 = off.
+  double feature_matching = 0.0;
 
   template <typename V>
   void visit(V& v) {
@@ -170,6 +177,8 @@ struct TrainConfig {
     v("pretrain", pretrain);
     v("distillation", distillation);
     v("keep_trunk", keep_trunk, "stages train only non-backbone candidates");
+    v("feature_matching", feature_matching, check::in_range(0.0, 1000.0),
+      "stand-ins: MSE weight to the backbone block's output; 0 = off");
   }
 
   /// Epoch budget of stage `stage` (0-based).

@@ -41,8 +41,26 @@ DataLoader::~DataLoader() {
 }
 
 int64_t DataLoader::batches_per_epoch() const {
-  int64_t n = num_samples(), b = options_.batch_size;
+  int64_t n = shard_samples(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+void DataLoader::set_shard(int64_t rank, int64_t count, bool even) {
+  if (count < 1 || rank < 0 || rank >= count) {
+    throw InternalError("data loader: shard " + std::to_string(rank) + " of " +
+                        std::to_string(count));
+  }
+  stop_producer();
+  started_ = false;
+  shard_rank_ = rank;
+  shard_count_ = count;
+  shard_even_ = even;
+}
+
+int64_t DataLoader::shard_samples() const {
+  const int64_t n = num_samples(), k = shard_count_;
+  if (shard_even_) return options_.drop_last ? n / k : (n + k - 1) / k;
+  return (n - shard_rank_ + k - 1) / k;
 }
 
 std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
@@ -52,7 +70,15 @@ std::vector<int64_t> DataLoader::epoch_order(int64_t epoch) const {
         core::mix_seed({seed_, kShuffleStream, static_cast<uint64_t>(epoch)}));
     core::shuffle(order.data(), static_cast<int64_t>(order.size()), rng);
   }
-  return order;
+  if (shard_count_ == 1) return order;
+  // Position p of the shard is position rank + count·p of the epoch; past
+  // the end (padding) it wraps to the epoch's start.
+  std::vector<int64_t> shard(static_cast<size_t>(shard_samples()));
+  for (size_t p = 0; p < shard.size(); ++p) {
+    const int64_t global = shard_rank_ + shard_count_ * int64_t(p);
+    shard[p] = order[static_cast<size_t>(global % int64_t(order.size()))];
+  }
+  return shard;
 }
 
 Batch DataLoader::make_batch(int64_t epoch, int64_t batch,
@@ -79,8 +105,11 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t batch,
     const int64_t sample = order[static_cast<size_t>(begin + i)];
     FloatImageView view{images + i * strides[0], strides[1], strides[2],
                         strides[3]};
-    uint64_t seed = core::mix_seed({seed_, static_cast<uint64_t>(epoch),
-                                    static_cast<uint64_t>(begin + i)});
+    // Seeded by the position in the whole epoch, not in the shard, so a
+    // sample is augmented alike however many ranks share the epoch.
+    const int64_t position = shard_rank_ + shard_count_ * (begin + i);
+    uint64_t seed = core::mix_seed(
+        {seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(position)});
     transform_.apply(data_.image(sample), view, seed);
     labels[i] = data_.labels[static_cast<size_t>(sample)];
   });

@@ -39,10 +39,28 @@ class DataLoader {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  /// Samples per epoch (before drop_last).
+  /// Samples of the whole subset (every shard together).
   int64_t num_samples() const { return static_cast<int64_t>(indices_.size()); }
-  /// Batches per epoch.
+  /// Images per batch (per rank when sharded).
+  int64_t batch_size() const { return options_.batch_size; }
+  /// Batches per epoch (of this loader's shard).
   int64_t batches_per_epoch() const;
+
+  /// Makes this loader yield shard `rank` of `count` of every epoch, for
+  /// data-parallel training: shard r holds positions r, r + count,
+  /// r + 2·count, ... of the epoch's order (PyTorch's DistributedSampler).
+  /// `even`: every shard has the same length, so every rank takes the same
+  /// number of steps: with drop_last the order is cut to a multiple of
+  /// `count` (at most count − 1 samples of an epoch unused), otherwise it
+  /// is padded with its own first samples (at most count − 1 seen twice).
+  /// Not `even` (evaluation): the shards split the order exactly, their
+  /// lengths differing by at most one. A sample's augmentation depends on
+  /// its position in the whole epoch, so the union of the shards' batches
+  /// k is batch k of one loader with count × the batch size. Call before
+  /// start_epoch(); (0, 1) is the whole subset.
+  void set_shard(int64_t rank, int64_t count, bool even);
+  /// Samples this loader's shard yields per epoch (before drop_last).
+  int64_t shard_samples() const;
 
   /// Begins `epoch` at batch `first_batch` (to resume mid-epoch); the order
   /// and augmentation depend only on (seed, epoch), so a resumed epoch
@@ -53,7 +71,8 @@ class DataLoader {
   /// error raised while preparing a batch.
   std::optional<Batch> next();
 
-  /// The sample order of `epoch` (dataset indices), as start_epoch uses it.
+  /// The sample order of `epoch` (dataset indices) of this loader's shard,
+  /// as start_epoch uses it.
   std::vector<int64_t> epoch_order(int64_t epoch) const;
 
  private:
@@ -66,6 +85,9 @@ class DataLoader {
   ImageTransform transform_;
   core::LoaderConfig options_;
   uint64_t seed_;
+  int64_t shard_rank_ = 0;
+  int64_t shard_count_ = 1;
+  bool shard_even_ = true;
 
   // Current epoch.
   bool started_ = false;

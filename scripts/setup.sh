@@ -13,7 +13,8 @@ PACKAGES=(
   libopencv-dev libyaml-cpp-dev libtbb-dev libfmt-dev libspdlog-dev
   libgtest-dev libhdf5-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
   libssl-dev                                              # SHA-256 of bundle files
-  python3-matplotlib python3-torch python3-torchvision   # plots, comparisons
+  libgloo-dev                  # Gloo headers for LibTorch's c10d (distributed training)
+  python3-matplotlib python3-torch python3-torchvision   # plots, comparisons; torchrun
   python3-yaml                                            # reproduction drivers (experiments/reproduce)
   stress-ng                                               # background load in benchmarks
   dataset-fashion-mnist

@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 
+#include <unistd.h>
+
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -15,10 +17,12 @@
 #include "core/timing.h"
 #include "training/checkpoint.h"
 #include "training/distillation.h"
+#include "training/distributed.h"
 #include "training/evaluation.h"
 #include "training/lr_schedule.h"
 #include "training/metrics_log.h"
 #include "training/progress.h"
+#include "training/sync_batch_norm.h"
 #include "training/training_optimizer.h"
 
 namespace adascale::training {
@@ -64,8 +68,11 @@ class Run {
       : trainee_(trainee),
         data_(data),
         options_(options),
+        comm_(options.distributed),
         cfg_(options.train),
-        persist_(!options.run_dir.empty()),
+        // Rank 0 alone writes the run directory.
+        persist_(!options.run_dir.empty() &&
+                 (comm_ == nullptr || comm_->rank() == 0)),
         last_checkpoint_(std::move(last_checkpoint)),
         stages_(trainee.num_stages()),
         criterion_(
@@ -87,9 +94,14 @@ class Run {
   void start(bool resume) {
     auto& log = log::logger();
     state_.pretrained = cfg_.pretrain.epochs == 0;
-    const std::string from = resume && persist_ ? resume_point() : "";
+    std::string from = resume && persist_ ? resume_point() : "";
+    if (comm_) {
+      shard_data();
+      from = shared_file(from);
+    }
     if (!from.empty()) {
       reader_.emplace(from, options_.fingerprint);
+      drop_shared_copy(from);
       state_ = reader_->state();
       reader_->restore_model(trainee_.module());
       reader_->restore_rng();
@@ -131,6 +143,12 @@ class Run {
           "training split yields no batch (loader.batch_size larger than the "
           "split with drop_last?)");
     }
+    if (reader_) convert_position(from);
+    if (comm_) {
+      // Every rank starts from rank 0's weights (after a resume too), as
+      // DistributedDataParallel's constructor does.
+      comm_->broadcast_module(trainee_.module(), "broadcast of the weights");
+    }
     progress_mode_ = resolve_progress_mode(cfg_.progress);
     wall_before_ = state_.wall_seconds;
     stage_before_ = state_.stage_seconds;
@@ -143,7 +161,20 @@ class Run {
   /// that has trained (metrics rows) but kept no usable checkpoint is
   /// refused rather than started over over its results.
   std::string resume_point() const {
-    if (fs::exists(last_checkpoint_)) return last_checkpoint_;
+    // A damaged last.pt (checksum, format) is passed over like a missing
+    // one: the newest intact stage checkpoint is the previous good state.
+    std::string last_problem = "missing";
+    if (fs::exists(last_checkpoint_)) {
+      try {
+        CheckpointReader(last_checkpoint_, options_.fingerprint);
+        return last_checkpoint_;
+      } catch (const CheckpointMismatchError&) {
+        throw;  // intact but foreign: no older checkpoint would be better
+      } catch (const DataError& e) {
+        log::logger().warn("{}", e.what());
+        last_problem = "unusable (see above)";
+      }
+    }
     const fs::path dir = fs::path(options_.run_dir) / "checkpoints";
     for (int k = stages_; k >= 0; --k) {
       const std::string path = (dir / fmt::format("stage{}.pt", k)).string();
@@ -155,9 +186,14 @@ class Run {
         continue;
       }
       log::logger().warn(
-          "{}: missing; resuming from {}, the newest intact stage checkpoint",
-          last_checkpoint_, path);
+          "{}: {}; resuming from {}, the newest intact stage checkpoint",
+          last_checkpoint_, last_problem, path);
       return path;
+    }
+    if (last_problem != "missing") {
+      throw DataError(last_checkpoint_ +
+                      ": unusable and no intact stage checkpoint beside it; "
+                      "not starting over over it: train into another --out");
     }
     const fs::path csv = fs::path(options_.run_dir) / "metrics.csv";
     const std::string text =
@@ -179,13 +215,134 @@ class Run {
   // The teacher is the trunk as stage 0 left it: stage0.pt holds it.
   void restore_teacher() {
     trainee_.snapshot_teacher();
-    if (!fs::exists(stage0_checkpoint())) {
+    if (persist_ && !fs::exists(stage0_checkpoint())) {
       throw DataError(stage0_checkpoint() +
                       ": missing; distillation needs the trunk stage 0 "
                       "trained as its teacher");
     }
-    CheckpointReader(stage0_checkpoint(), options_.fingerprint)
-        .restore_model(*trainee_.teacher());
+    std::string path = persist_ ? stage0_checkpoint() : "";
+    if (comm_) path = shared_file(path);
+    CheckpointReader reader(path, options_.fingerprint);
+    drop_shared_copy(path);
+    reader.restore_model(*trainee_.teacher());
+  }
+
+  // ---- data parallelism (training/distributed.h) ----------------------------
+
+  int world() const { return comm_ ? comm_->world_size() : 1; }
+
+  /// Each rank its shard of every split: training shards of one length
+  /// (every rank takes the same steps), evaluation shards exact (their
+  /// figures are reduced).
+  void shard_data() {
+    const int rank = comm_->rank(), ranks = comm_->world_size();
+    data_.train->set_shard(rank, ranks, /*even=*/true);
+    data_.validation->set_shard(rank, ranks, /*even=*/false);
+    data_.test->set_shard(rank, ranks, /*even=*/false);
+  }
+
+  /// Rank 0's file `path` on every rank, so that no rank needs rank 0's
+  /// filesystem: rank 0 gets `path` back, the others a private copy ("" if
+  /// rank 0 passed "").
+  std::string shared_file(const std::string& path) {
+    const bool root = comm_->rank() == 0;
+    // A leading byte tells "no file" from an empty one.
+    const std::string bytes = comm_->broadcast_bytes(
+        root && !path.empty() ? "F" + core::read_file(path) : std::string(),
+        "sending the checkpoint to every rank");
+    if (root || bytes.empty()) return root ? path : "";
+    const fs::path copy =
+        fs::temp_directory_path() /
+        fmt::format("adascale-rank{}-{}.pt", comm_->rank(), ::getpid());
+    core::write_file_atomic(copy.string(), bytes.substr(1));
+    return copy.string();
+  }
+
+  /// Removes a copy shared_file() made (read in full by now).
+  void drop_shared_copy(const std::string& path) const {
+    if (comm_ && comm_->rank() != 0 && !path.empty()) {
+      std::error_code ignored;
+      fs::remove(path, ignored);
+    }
+  }
+
+  /// A checkpoint of another world size: `step` counts steps of its ranks.
+  /// At an epoch boundary nothing changes; mid-epoch the position converts
+  /// when the global samples done fill whole steps of this world size
+  /// (shards interleave, so the same samples are then done), else the
+  /// resume is refused. Every rank reads the same state, so all agree.
+  void convert_position(const std::string& from) {
+    const int saved = state_.world_size, now = world();
+    // The running meters are global sums: rank 0 carries them on.
+    if (comm_ && comm_->rank() != 0) {
+      for (auto& m : state_.meters) m.reset();
+    }
+    if (saved == now) return;
+    if (state_.step == 0) {
+      log::logger().warn(
+          "{}: written by {} rank(s), resumed with {}: the global batch "
+          "becomes {} images",
+          from, saved, now, int64_t(now) * data_.train->batch_size());
+      return;
+    }
+    const int64_t done = int64_t(state_.step) * saved;
+    if (done % now != 0 || done / now > steps_per_epoch_) {
+      throw ConfigError(fmt::format(
+          "{}: stopped mid-epoch after {} steps of {} rank(s), which is no "
+          "whole number of steps of {} ranks; resume with WORLD_SIZE={} or "
+          "from an epoch-end checkpoint",
+          from, state_.step, saved, now, saved));
+    }
+    log::logger().warn(
+        "{}: {} steps of {} rank(s) are {} steps of {}; the global batch "
+        "becomes {} images",
+        from, state_.step, saved, done / now, now,
+        int64_t(now) * data_.train->batch_size());
+    state_.step = int(done / now);
+  }
+
+  /// Parameters the optimiser steps: what the gradient average covers.
+  static std::vector<torch::Tensor> trained_parameters(
+      TrainingOptimizer& optimizer) {
+    std::vector<torch::Tensor> out;
+    for (auto& group : optimizer.torch_optimizer().param_groups()) {
+      for (auto& p : group.params()) out.push_back(p);
+    }
+    return out;
+  }
+
+  /// Ctrl-C on any rank stops every rank after the same step.
+  bool interrupt_agreed() const {
+    const bool local = core::interrupt_requested();
+    return comm_ ? comm_->any(local, "interrupt check") : local;
+  }
+
+  /// At an epoch's end (or interruption): the running meters become the
+  /// global batch's, and, unless BatchNorm is synchronised, every rank
+  /// takes rank 0's running statistics (DDP's broadcast_buffers), so
+  /// validation and checkpoints see the same model everywhere.
+  void share_epoch_results() {
+    if (!comm_) return;
+    state_.meters = comm_->all_reduce(state_.meters, "reduction of meters");
+    if (!comm_->config().sync_bn) {
+      comm_->broadcast(trainee_.module().buffers(),
+                       "broadcast of BatchNorm statistics");
+    }
+  }
+
+  /// Accuracies over the whole split: each rank evaluates its shard.
+  std::vector<Accuracy> reduced(std::vector<Accuracy> local) {
+    return comm_ ? comm_->all_reduce(local, "reduction of evaluation") : local;
+  }
+  std::vector<Accuracy> shared_exits(const std::vector<int>& trunk, int exits,
+                                     datasets::DataLoader& loader) {
+    return reduced(evaluate_exits(trainee_, trunk, exits, loader));
+  }
+  std::vector<Accuracy> shared_heads(int stage, const std::vector<int>& trunk,
+                                     datasets::DataLoader& loader,
+                                     double label_smoothing) {
+    return reduced(
+        evaluate_heads(trainee_, stage, trunk, loader, label_smoothing));
   }
 
   // ---- clocks, rows, checkpoints ------------------------------------------
@@ -232,6 +389,7 @@ class Run {
                   const TrainingOptimizer* optimizer, bool in_stage) {
     if (!persist_) return;
     TrainingState s = position;
+    s.world_size = world();
     s.metrics_rows = metrics_->rows();
     s.wall_seconds = wall_now();
     if (in_stage) {
@@ -279,6 +437,8 @@ class Run {
     core::Stopwatch epoch_clock;
     images = 0;
     std::vector<double> losses;
+    const std::vector<torch::Tensor> trained =
+        comm_ ? trained_parameters(optimizer) : std::vector<torch::Tensor>();
     while (state_.step < steps_per_epoch_) {
       auto batch = train.next();
       if (!batch) break;
@@ -292,17 +452,19 @@ class Run {
           plan.loss(logits, batch->labels, batch->images, losses);
       optimizer.zero_grad();
       loss.backward();
+      if (comm_) comm_->average_gradients(trained);
       optimizer.step();
       for (size_t h = 0; h < logits.size(); ++h) {
         state_.meters[h].add(logits[h], batch->labels, losses[h]);
       }
       ++state_.step;
-      images += batch->labels.size(0);
+      images += batch->labels.size(0) * world();  // the global batch
       const Accuracy first = state_.meters[0].result();
       progress.update(state_.step, images, first.loss, first.top1);
       if (options_.on_step) options_.on_step(plan.stage, epoch, state_.step);
-      if (core::interrupt_requested()) {
+      if (interrupt_agreed()) {
         progress.finish();
+        share_epoch_results();
         checkpoint(state_, &optimizer, /*in_stage=*/true);
         log::logger().warn(
             "interrupted at stage {} epoch {} step {}; checkpoint {}",
@@ -312,6 +474,7 @@ class Run {
       }
     }
     progress.finish();
+    share_epoch_results();
     seconds = epoch_clock.seconds();
     return true;
   }
@@ -418,7 +581,7 @@ class Run {
       }
       const bool last = epoch + 1 == plan.epochs;
       if (has_validation_ && ((epoch + 1) % cfg_.eval_every == 0 || last)) {
-        auto acc = evaluate_exits(trainee_, path, stages_, *data_.validation);
+        auto acc = shared_exits(path, stages_, *data_.validation);
         for (size_t h = 0; h < heads.size(); ++h) {
           state_.validation_top1[h] = acc[h].top1;
           row("validation", -1, epoch, heads[h], int(h), acc[h], lr, seconds,
@@ -444,8 +607,7 @@ class Run {
     if (has_validation_) {
       // Killed between the last epoch's checkpoint and this one: measure.
       if (!last_validation) {
-        last_validation =
-            evaluate_exits(trainee_, path, stages_, *data_.validation);
+        last_validation = shared_exits(path, stages_, *data_.validation);
       }
       for (int e = 0; e < stages_; ++e) {
         row("stage", -1, state_.epoch - 1, heads[size_t(e)], e,
@@ -476,8 +638,16 @@ class Run {
     plan.peak_lr = cfg_.optimizer.lr;
     plan.loader_epoch_base = stage * kEpochsPerStageId;
     plan.title = fmt::format("stage {}/{}", stage + 1, stages_);
+    // The step's stage outputs, kept from forward to loss for feature
+    // matching (the plan's forward returns only the logits).
+    std::vector<torch::Tensor> features;
+    const double matching = cfg_.feature_matching;
+    const size_t backbone = size_t(trainee_.backbone(stage));
     plan.forward = [&](const torch::Tensor& x) {
-      return trainee_.forward_heads(stage, trunk, x, true);
+      HeadOutputs out = trainee_.forward_stage_heads(stage, trunk, x, true);
+      features =
+          matching > 0 ? std::move(out.features) : std::vector<torch::Tensor>();
+      return out.logits;
     };
     plan.loss = [&](const std::vector<torch::Tensor>& logits,
                     const torch::Tensor& labels, const torch::Tensor& images,
@@ -485,11 +655,16 @@ class Run {
       torch::Tensor teacher;
       if (distilling()) teacher = trainee_.teacher_logits(images);
       torch::Tensor total;
-      for (const auto& l : logits) {
-        auto h = head_loss(l, labels, teacher);
-        losses.push_back(h.item<double>());
-        total = total.defined() ? total + h : h;
+      for (size_t h = 0; h < logits.size(); ++h) {
+        auto l = head_loss(logits[h], labels, teacher);
+        if (!features.empty() && h != backbone) {
+          l = l + matching *
+                      torch::mse_loss(features[h], features[backbone].detach());
+        }
+        losses.push_back(l.item<double>());
+        total = total.defined() ? total + l : l;
       }
+      features.clear();
       return total;
     };
 
@@ -504,11 +679,14 @@ class Run {
     stage_report.epochs = state_.epoch;  // done before a resume
     stage_clock_.restart();
     // The mode only says how the prefix trains: stage 1 has none.
-    log.info("stage {}/{}: training {} ({}up to {} epochs{}{})", stage + 1,
+    log.info("stage {}/{}: training {} ({}up to {} epochs{}{}{})", stage + 1,
              stages_, fmt::join(heads, ", "),
              stage > 0 ? cfg_.mode + " mode, " : std::string(), plan.epochs,
              target > 0 ? ", target " + percent(target) : "",
-             distilling() ? ", distilled from the stage-0 trunk" : "");
+             distilling() ? ", distilled from the stage-0 trunk" : "",
+             matching > 0
+                 ? fmt::format(", feature matching weight {}", matching)
+                 : std::string());
     // A resumed stage may already have met its target before the restart.
     bool reached = target > 0 && state_.epoch > 0 &&
                    *std::max_element(state_.validation_top1.begin(),
@@ -532,8 +710,8 @@ class Run {
       const bool last = epoch + 1 == plan.epochs;
       if (has_validation_ &&
           ((epoch + 1) % cfg_.eval_every == 0 || last || target > 0)) {
-        auto acc = evaluate_heads(trainee_, stage, trunk, *data_.validation,
-                                  cfg_.label_smoothing);
+        auto acc =
+            shared_heads(stage, trunk, *data_.validation, cfg_.label_smoothing);
         for (size_t h = 0; h < heads.size(); ++h) {
           state_.validation_top1[h] = acc[h].top1;
           row("validation", stage, epoch, heads[h], stage, acc[h], lr, seconds,
@@ -573,8 +751,7 @@ class Run {
 
     // Every exit so far, so one sees whether fine-tuning moved earlier ones.
     if (has_validation_) {
-      auto acc =
-          evaluate_exits(trainee_, state_.trunk, stage + 1, *data_.validation);
+      auto acc = shared_exits(state_.trunk, stage + 1, *data_.validation);
       if (stage + 1 == stages_) final_validation_ = acc;
       std::vector<std::string> parts;
       for (int e = 0; e <= stage; ++e) {
@@ -639,11 +816,10 @@ class Run {
     if (final_validation_) {
       report_.validation = *final_validation_;
     } else if (has_validation_) {
-      report_.validation =
-          evaluate_exits(trainee_, state_.trunk, exits, *data_.validation);
+      report_.validation = shared_exits(state_.trunk, exits, *data_.validation);
     }
     if (options_.evaluate && data_.test->num_samples() > 0) {
-      report_.test = evaluate_exits(trainee_, state_.trunk, exits, *data_.test);
+      report_.test = shared_exits(state_.trunk, exits, *data_.test);
       std::vector<std::string> parts;
       for (int e = 0; e < exits; ++e) {
         row("test", exits - 1, 0, report_.exit_names[size_t(e)], e,
@@ -661,6 +837,7 @@ class Run {
   Trainee& trainee_;
   datasets::DataPipeline& data_;
   const TrainerOptions& options_;
+  Communicator* const comm_;
   const core::TrainConfig& cfg_;
   const bool persist_;
   const std::string last_checkpoint_;
@@ -693,6 +870,11 @@ std::string MultiStageTrainer::last_checkpoint() const {
 }
 
 TrainingReport MultiStageTrainer::run(bool resume) {
+  // Synchronised BatchNorm holds for the whole run (every stage's forward).
+  std::optional<SyncBatchNormScope> sync_bn;
+  if (options_.distributed && options_.distributed->config().sync_bn) {
+    sync_bn.emplace(*options_.distributed);
+  }
   return Run(trainee_, data_, options_, last_checkpoint()).run(resume);
 }
 

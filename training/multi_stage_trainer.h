@@ -21,6 +21,8 @@
 
 namespace adascale::training {
 
+class Communicator;
+
 struct TrainerOptions {
   core::TrainConfig train;
   /// Run directory for checkpoints/ and metrics; empty = neither (tests).
@@ -39,6 +41,12 @@ struct TrainerOptions {
   /// with NHWC batches the convolutions then run NHWC end to end instead of
   /// converting the weights, and their gradients, at every call.
   bool channels_last = false;
+  /// The data-parallel group (not owned); null = one process. With it the
+  /// run follows DistributedDataParallel: each rank trains on its shard of
+  /// every epoch, gradients are averaged after backward, validation is
+  /// reduced over the ranks, and only rank 0 writes checkpoints and
+  /// metrics (docs/distributed.md).
+  Communicator* distributed = nullptr;
 };
 
 struct TrainingReport {

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <mutex>
+#include <optional>
 
 #include "core/error.h"
 
@@ -84,10 +85,9 @@ class ElasticTrainee : public Trainee {
     }
   }
 
-  std::vector<torch::Tensor> forward_heads(int stage,
-                                           const std::vector<int>& trunk,
-                                           const torch::Tensor& x,
-                                           bool training) override {
+  HeadOutputs forward_stage_heads(int stage, const std::vector<int>& trunk,
+                                  const torch::Tensor& x,
+                                  bool training) override {
     torch::Tensor prefix;
     if (training && finetune_) {
       prefix = net_->forward_prefix(x, trunk, stage);
@@ -95,21 +95,15 @@ class ElasticTrainee : public Trainee {
       torch::NoGradGuard no_grad;
       prefix = net_->forward_prefix(x, trunk, stage);
     }
-    if (!keep_trunk_) {
-      return net_->forward_candidates(prefix, stage,
-                                      all_candidates(net_, stage));
-    }
-    // The kept backbone only reports; no backward runs through it.
-    std::vector<torch::Tensor> logits;
+    HeadOutputs out;
     for (int c : all_candidates(net_, stage)) {
-      if (keeps(stage, c)) {
-        torch::NoGradGuard no_grad;
-        logits.push_back(net_->forward_candidates(prefix, stage, {c})[0]);
-      } else {
-        logits.push_back(net_->forward_candidates(prefix, stage, {c})[0]);
-      }
+      // The kept backbone only reports; no backward runs through it.
+      std::optional<torch::NoGradGuard> no_grad;
+      if (keeps(stage, c)) no_grad.emplace();
+      out.features.push_back(net_->forward_stage(prefix, stage, c));
+      out.logits.push_back(net_->forward_exit(out.features.back(), stage));
     }
-    return logits;
+    return out;
   }
 
   std::vector<ParamGroup> parameters(
@@ -254,10 +248,9 @@ class ModelTrainee : public Trainee {
   void set_mode(int, const std::vector<int>&, bool training) override {
     model_.ptr()->train(training);
   }
-  std::vector<torch::Tensor> forward_heads(int, const std::vector<int>&,
-                                           const torch::Tensor& x,
-                                           bool) override {
-    return {model_.forward<torch::Tensor>(x)};
+  HeadOutputs forward_stage_heads(int, const std::vector<int>&,
+                                  const torch::Tensor& x, bool) override {
+    return {{model_.forward<torch::Tensor>(x)}, {}};
   }
   std::vector<ParamGroup> parameters(int,
                                      const std::vector<int>&) const override {

@@ -16,6 +16,15 @@
 
 namespace adascale::training {
 
+/// One batch through the heads of a stage.
+struct HeadOutputs {
+  /// Each head's logits.
+  std::vector<torch::Tensor> logits;
+  /// Each head's stage output (the features its exit reads), for a trainee
+  /// whose heads share a stage (the elastic net); empty otherwise.
+  std::vector<torch::Tensor> features;
+};
+
 /// A network trained stage by stage. `trunk` holds the chosen candidate of
 /// every earlier stage.
 class Trainee {
@@ -32,9 +41,17 @@ class Trainee {
                         bool training) = 0;
   /// Logits of every head of `stage` for a batch. While training in freeze
   /// mode the prefix runs without gradients.
-  virtual std::vector<torch::Tensor> forward_heads(
-      int stage, const std::vector<int>& trunk, const torch::Tensor& x,
-      bool training) = 0;
+  std::vector<torch::Tensor> forward_heads(int stage,
+                                           const std::vector<int>& trunk,
+                                           const torch::Tensor& x,
+                                           bool training) {
+    return forward_stage_heads(stage, trunk, x, training).logits;
+  }
+  /// forward_heads() with every head's stage output beside its logits.
+  virtual HeadOutputs forward_stage_heads(int stage,
+                                          const std::vector<int>& trunk,
+                                          const torch::Tensor& x,
+                                          bool training) = 0;
   /// Parameters `stage` trains, with their learning-rate scales.
   virtual std::vector<ParamGroup> parameters(
       int stage, const std::vector<int>& trunk) const = 0;

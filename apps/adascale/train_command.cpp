@@ -3,20 +3,26 @@
 
 #include <fmt/format.h>
 
+#include <exception>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "apps/adascale/command.h"
 #include "apps/adascale/run_loading.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/execution.h"
 #include "core/interrupt.h"
 #include "core/logging.h"
+#include "core/path_lock.h"
 #include "core/run_directory.h"
 #include "datasets/dataset_factory.h"
 #include "operators/elastic_net.h"
 #include "operators/zoo/zoo_factory.h"
 #include "search/candidate_costs.h"
+#include "training/distributed.h"
 #include "training/multi_stage_trainer.h"
 
 namespace adascale::app {
@@ -72,6 +78,26 @@ nlohmann::json accuracies(const std::vector<std::string>& names,
   return out;
 }
 
+/// Joins the data-parallel group torchrun launched this process into. With
+/// `threads: auto` the machine's hardware threads are split between its
+/// ranks (LOCAL_WORLD_SIZE), so the ranks do not oversubscribe the cores.
+std::unique_ptr<training::Communicator> join_group(
+    const training::LaunchInfo& launch, const core::RunConfig& config) {
+  if (launch.rank != 0 && config.log_level == "info") {
+    // One voice: rank 0 logs progress, the others only what goes wrong.
+    log::set_level(log::Level::kWarn);
+  }
+  if (config.threads == "auto" && launch.local_world_size > 1) {
+    const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
+    core::setup_execution(
+        std::to_string(std::max(1, hardware / launch.local_world_size)),
+        config.device, uint64_t(config.seed));
+  }
+  // The trainer keeps its tensors on the CPU.
+  return training::Communicator::connect(launch, config.distributed,
+                                         /*cuda=*/false);
+}
+
 void run_train(const TrainOptions& opt) {
   CommonOptions common = opt.common;
   if (!common.config && opt.resume && !opt.out.empty()) {
@@ -83,40 +109,83 @@ void run_train(const TrainOptions& opt) {
         "RUN_DIR to continue a run)");
   }
   core::RunConfig config = load_config(common);
+  const std::optional<training::LaunchInfo> launch =
+      training::launch_from_environment();
+  std::unique_ptr<training::Communicator> comm;
+  if (launch && launch->world_size > 1) comm = join_group(*launch, config);
+  // Rank 0 alone writes the run directory, its log, metrics, checkpoints.
+  const bool root = !comm || comm->rank() == 0;
   const core::ModelSpec spec = model_of(config, *common.config);
   std::string name = config.name.empty() ? spec.name : config.name;
   std::string dir =
       opt.out.empty() ? (fs::path(config.runs_dir) / name).string() : opt.out;
-  auto data = datasets::make_pipeline(config);
-  check_compatible(spec, config, *data);
-  core::RunDirectory run = core::RunDirectory::open(dir, config, opt.resume);
 
+  std::optional<core::PathLock> lock;
+  std::unique_ptr<datasets::DataPipeline> data;
+  std::optional<core::RunDirectory> run;
   training::TrainerOptions options;
-  options.train = config.train;
-  options.run_dir = run.path();
-  options.fingerprint = core::model_spec_yaml(spec);
-  options.channels_last = config.loader.channels_last;
   std::unique_ptr<training::Trainee> trainee;
   std::vector<std::vector<int64_t>> costs;
-  if (spec.elastic()) {
-    operators::ElasticNet net(spec);
-    if (config.train.trunk_rule == "best_accuracy_per_mac") {
-      costs = search::candidate_macs(net);
-      options.cost = [&costs](int s, int c) {
-        return double(costs[size_t(s)][size_t(c)]);
-      };
+  auto set_up = [&] {
+    if (comm && comm->broadcast_bytes(core::to_yaml(config), "config check") !=
+                    core::to_yaml(config)) {
+      throw ConfigError(fmt::format(
+          "distributed: rank {}'s resolved config differs from rank 0's; "
+          "launch every rank with the same --config and --set values",
+          comm->rank()));
     }
-    trainee = training::make_elastic_trainee(net, config.train);
+    // Before anything in the run is read or written: a second trainer on a
+    // live run would replace its metrics and race the "already holds a run"
+    // check.
+    if (root) lock.emplace(core::PathLock::acquire(dir, "train"));
+    data = datasets::make_pipeline(config);
+    check_compatible(spec, config, *data);
+    if (root) run.emplace(core::RunDirectory::open(dir, config, opt.resume));
+    options.train = config.train;
+    options.run_dir = root ? run->path() : std::string();
+    options.fingerprint = core::model_spec_yaml(spec);
+    options.channels_last = config.loader.channels_last;
+    options.distributed = comm.get();
+    if (spec.elastic()) {
+      operators::ElasticNet net(spec);
+      if (config.train.trunk_rule == "best_accuracy_per_mac") {
+        costs = search::candidate_macs(net);
+        options.cost = [&costs](int s, int c) {
+          return double(costs[size_t(s)][size_t(c)]);
+        };
+      }
+      trainee = training::make_elastic_trainee(net, config.train);
+    } else {
+      trainee = training::make_model_trainee(
+          operators::zoo::make_zoo_model(spec), spec.name);
+    }
+  };
+  if (!comm) {
+    set_up();
   } else {
-    trainee = training::make_model_trainee(operators::zoo::make_zoo_model(spec),
-                                           spec.name);
+    // A rank whose set-up fails (a bad dataset path, a run directory that
+    // exists) says why; the others learn which rank it was, instead of
+    // waiting for it at the first collective.
+    try {
+      set_up();
+    } catch (const training::DistributedError&) {
+      throw;
+    } catch (...) {
+      comm->agree(false, "set-up");
+      throw;
+    }
+    comm->agree(true, "set-up");
   }
   core::install_interrupt_handler();
   training::MultiStageTrainer trainer(*trainee, *data, options);
   training::TrainingReport report = trainer.run(opt.resume);
+  if (!root) {
+    if (report.interrupted) throw Interrupted("training interrupted by signal");
+    return;
+  }
 
   nlohmann::json out;
-  out["run"] = run.path();
+  out["run"] = run->path();
   out["model"] = spec.name;
   out["interrupted"] = report.interrupted;
   out["trunk"] = report.exit_names;
@@ -137,16 +206,16 @@ void run_train(const TrainOptions& opt) {
   }
   // A finished run records its summary; scripts use it to skip training.
   if (!report.interrupted) {
-    core::write_file_atomic((fs::path(run.path()) / "summary.json").string(),
+    core::write_file_atomic((fs::path(run->path()) / "summary.json").string(),
                             out.dump(2) + "\n");
   }
   if (common.json) {
     fmt::print("{}\n", out.dump());
   } else if (report.interrupted) {
     fmt::print("interrupted; continue with: adascale train --out {} --resume\n",
-               run.path());
+               run->path());
   } else {
-    fmt::print("run {}: {:.0f} s, peak memory {:.0f} MiB\n", run.path(),
+    fmt::print("run {}: {:.0f} s, peak memory {:.0f} MiB\n", run->path(),
                report.wall_seconds, report.peak_rss_bytes / 1048576.0);
     for (size_t e = 0; e < report.test.size(); ++e) {
       fmt::print("exit {}  {:<40} test top-1 {:6.2f}%  top-5 {:6.2f}%\n", e + 1,

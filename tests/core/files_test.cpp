@@ -84,6 +84,27 @@ TEST(RunDirectory, WritesResolvedConfigAndRefusesReuse) {
                     "different config");
 }
 
+// A run whose config.yaml was written before the schema gained a key (so
+// the key is missing from the file) resumes: the file is read back through
+// today's schema, and only a value that differs is refused.
+TEST(RunDirectory, ResumesAConfigWrittenBeforeAKeyExisted) {
+  TempDir dir;
+  RunConfig c = load_run_config(std::nullopt, {"seed=5"});
+  std::string run = dir.file("run1");
+  { RunDirectory r = RunDirectory::open(run, c, false); }
+  std::string text = read_file(run + "/config.yaml");
+  const std::string key = "  feature_matching: 0\n";
+  ASSERT_NE(text.find(key), std::string::npos) << text;
+  text.erase(text.find(key), key.size());
+  write_file_atomic(run + "/config.yaml", text);
+  EXPECT_NO_THROW(RunDirectory::open(run, c, true));
+  EXPECT_EQ(read_file(run + "/config.yaml"), text) << "left as written";
+  RunConfig other =
+      load_run_config(std::nullopt, {"seed=5", "train.label_smoothing=0.2"});
+  EXPECT_THROW_WITH(RunDirectory::open(run, other, true), ConfigError,
+                    "different config");
+}
+
 TEST(Execution, ResolvesThreadsAndDevice) {
   EXPECT_GE(resolve_threads("auto"), 1);
   EXPECT_EQ(resolve_threads("3"), 3);

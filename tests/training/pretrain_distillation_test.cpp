@@ -180,6 +180,40 @@ TEST(KeepTrunk, StagesTrainOnlyTheOtherCandidates) {
   }
 }
 
+// Mean squared distance between stage 1's stand-in (candidate 2) and its
+// kept backbone on a fixed batch, in eval mode.
+double stand_in_distance(operators::ElasticNet& net) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  torch::manual_seed(123);
+  const auto h = net->forward_stem(torch::randn({32, 3, 8, 8}));
+  return torch::mse_loss(net->forward_stage(h, 0, 1),
+                         net->forward_stage(h, 0, 0))
+      .item<double>();
+}
+
+// feature_matching pulls a stand-in's stage output towards the kept
+// backbone's; the trunk itself still never moves.
+TEST(KeepTrunk, FeatureMatchingPullsStandInsTowardsTheBackbone) {
+  TempDir dir;
+  const auto base =
+      with(kPretrain, {"train.keep_trunk=true", "train.stage_epochs=[3, 1]"});
+  TrainRun plain(make_config(dir, base), "");
+  plain.train();
+  TrainRun matched(make_config(dir, with(base, {"train.feature_matching=5.0"})),
+                   "");
+  TrainingReport r = matched.train();
+  EXPECT_LT(stand_in_distance(matched.net), 0.5 * stand_in_distance(plain.net));
+  EXPECT_TRUE(identical(state_of(*plain.net->candidates[0][0]),
+                        state_of(*matched.net->candidates[0][0])));
+  EXPECT_TRUE(identical(state_of(*plain.net->exits[0]),
+                        state_of(*matched.net->exits[0])));
+  EXPECT_GT(r.stages[1].top1[1], 0.5) << "e1:dws still learns; chance 0.25";
+  EXPECT_THROW_WITH(
+      make_config(dir, with(kPretrain, {"train.feature_matching=1.0"})),
+      ConfigError, "train.feature_matching");
+}
+
 // Interrupted in stage 0 and again in stage 2, a distilled run resumes to
 // the very weights of an uninterrupted one (the teacher comes back from
 // stage0.pt).
