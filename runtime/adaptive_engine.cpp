@@ -2,33 +2,23 @@
 
 #include <fmt/format.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/Generator.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "core/error.h"
 #include "core/logging.h"
 #include "core/timing.h"
+#include "runtime/graph_fusion.h"
 #include "runtime/int8_quantizer.h"
 #include "runtime/module_tracer.h"
 
 namespace adascale::runtime {
 namespace {
-
-// Bytes of the tensors a frozen graph holds as constants (its weights once
-// freezing has inlined them), including MKL-DNN prepacked ones.
-int64_t constant_bytes(const torch::jit::Module& module) {
-  int64_t bytes = 0;
-  auto graph = module.get_method("forward").graph();
-  for (const torch::jit::Node* node : graph->nodes()) {
-    if (!node->hasAttribute(torch::jit::attr::value) ||
-        node->kindOf(torch::jit::attr::value) != torch::jit::AttributeKind::t) {
-      continue;
-    }
-    const at::Tensor& t = node->t(torch::jit::attr::value);
-    bytes += t.numel() * int64_t(t.element_size());
-  }
-  return bytes;
-}
 
 int64_t module_bytes(const torch::nn::Module& module) {
   int64_t bytes = 0;
@@ -111,29 +101,51 @@ std::pair<torch::jit::Module, double> int8_block(
   return {int8, std::sqrt(error / std::max(norm, 1e-30))};
 }
 
-// Batch-1 median of each of `forms`, timed in rounds that run every form
-// once: a burst of load or a drift of the machine's speed then lands on
-// all forms alike instead of on whichever was being timed.
-std::vector<double> interleaved_medians_ms(
-    const std::vector<std::function<void()>>& forms, int repeats) {
+// Batch-1 times of each of `forms`, one sample per form and round. Every
+// round runs every form once, back to back, so a burst of load or a drift
+// of the machine's speed lands on all forms alike instead of on whichever
+// was being timed; odd rounds run them in reverse, so no form always goes
+// first (into a cold cache) or last.
+std::vector<std::vector<double>> paired_rounds_ms(
+    const std::vector<std::function<void()>>& forms, int rounds) {
   constexpr int kWarmup = 3;
   for (int i = 0; i < kWarmup; ++i) {
     for (const auto& f : forms) f();
   }
   std::vector<std::vector<double>> samples(forms.size());
-  for (int r = 0; r < repeats; ++r) {
-    for (size_t i = 0; i < forms.size(); ++i) {
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t k = 0; k < forms.size(); ++k) {
+      const size_t i = r % 2 == 0 ? k : forms.size() - 1 - k;
       core::Stopwatch clock;
       forms[i]();
       samples[i].push_back(clock.milliseconds());
     }
   }
-  std::vector<double> medians;
-  for (auto& v : samples) {
-    std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
-    medians.push_back(v[v.size() / 2]);
-  }
-  return medians;
+  return samples;
+}
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  auto mid = v.begin() + long(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+// The engine settings a stored decision depends on besides the machine.
+std::string decision_settings(const EngineOptions& o) {
+  return fmt::format(
+      "mode={} precision={} rounds={} alpha={} min_gain={} int8_tolerance={}",
+      to_string(o.mode), to_string(o.precision), o.timing_repeats,
+      o.choice.alpha, o.choice.min_gain, o.int8_tolerance);
+}
+
+// A batch-1 input that is the same at every start (fused forms are checked
+// on it) without touching the global random generator.
+torch::Tensor fixed_example(const core::ModelSpec& spec, torch::Device device) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(20261202);
+  return torch::randn({1, spec.in_channels, spec.resolution, spec.resolution},
+                      gen, torch::TensorOptions())
+      .to(device);
 }
 
 }  // namespace
@@ -168,6 +180,10 @@ std::string to_string(BlockMode mode) {
   return "?";
 }
 
+std::string form_cache_dir(const std::string& bundle_dir) {
+  return (std::filesystem::path(bundle_dir) / "engine_cache").string();
+}
+
 torch::Tensor AdaptiveEngine::Block::run(const torch::Tensor& x) const {
   if (optimized) {
     // jit::Module is a handle; the copy shares the compiled graph.
@@ -177,26 +193,40 @@ torch::Tensor AdaptiveEngine::Block::run(const torch::Tensor& x) const {
   return eager_forward(to_layout(x, false));
 }
 
+torch::Tensor AdaptiveEngine::Fused::run(const torch::Tensor& x) const {
+  torch::jit::Module m = module;
+  return m.forward({to_layout(x, false)}).toTensor();
+}
+
 AdaptiveEngine::Block AdaptiveEngine::prepare(
     const std::string& name, std::shared_ptr<torch::nn::Module> module,
     std::function<torch::Tensor(const torch::Tensor&)> forward,
     const torch::Tensor& example, const std::vector<torch::Tensor>& calibration,
-    const EngineOptions& options) {
+    const EngineOptions& options, const CachedForm* cached) {
   BlockReport report;
   report.name = name;
   Block block;
   block.eager = module;
   block.eager_forward = forward;
+  // With a stored decision only the stored form is built: a cached start
+  // neither times nor builds forms it will not run.
+  const bool fastest = options.mode == BlockMode::kFastest;
+  const bool want_float = options.mode != BlockMode::kEager &&
+                          (!cached || cached->form == Form::kOptimized);
+  const bool want_int8 = options.mode != BlockMode::kEager &&
+                         options.precision == Precision::kInt8 &&
+                         (!cached || cached->form == Form::kInt8);
   std::optional<torch::jit::Module> float_form, int8_form;
-  bool float_mkldnn_in = false;
-  if (options.mode != BlockMode::kEager) {
+  Layout float_layout;
+  if (want_float || want_int8) {
     try {
       torch::jit::Module traced =
           trace_module(*module, forward, example, "block");
-      Layout layout;
-      float_form = optimized_block(name, traced, forward, example, layout);
-      float_mkldnn_in = layout.mkldnn_in;
-      if (options.precision == Precision::kInt8) {
+      if (want_float) {
+        float_form =
+            optimized_block(name, traced, forward, example, float_layout);
+      }
+      if (want_int8) {
         try {
           auto [int8, error] = int8_block(name, traced, forward, calibration);
           report.int8_error = error;
@@ -210,60 +240,108 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
           log::info("engine: {} stays float: {}", name, e.what());
         }
       }
-    } catch (const Error&) {
+    } catch (const Error& e) {
       // The fastest mode falls back to the eager block; the optimised mode
       // promised every block optimised.
       if (options.mode == BlockMode::kOptimized) throw;
+      log::info("engine: {} runs eager: {}", name, e.what());
     }
   }
-  if (options.mode == BlockMode::kFastest && (float_form || int8_form)) {
-    // Each form timed at batch 1 with its layout conversions, as if its
-    // neighbours ran eager.
-    auto timed = [&](const std::optional<torch::jit::Module>& form,
-                     bool mkldnn_in) {
+
+  Form form = Form::kEager;
+  FormRule rule = FormRule::kMode;
+  if (options.mode == BlockMode::kOptimized) {
+    form = int8_form ? Form::kInt8 : Form::kOptimized;
+  } else if (fastest && cached) {
+    report.decided_by = cached->rule;
+    report.eager_ms = cached->eager_ms;
+    report.optimized_ms = cached->optimized_ms;
+    report.int8_ms = cached->int8_ms;
+    report.p_value = cached->p_value;
+    report.gain = cached->gain;
+    rule = FormRule::kCache;
+    form = cached->form;
+    if ((form == Form::kOptimized && !float_form) ||
+        (form == Form::kInt8 && !int8_form)) {
+      // The stored form no longer builds (an int8 error over the tolerance
+      // on other calibration images, say): the safe form instead, and the
+      // cache is rewritten with it.
+      form = Form::kEager;
+      rule = FormRule::kFallback;
+    }
+  } else if (fastest && !float_form) {
+    rule = FormRule::kFallback;
+  } else if (fastest) {
+    // Each form timed as it runs between optimised neighbours: taking the
+    // optimised form's input layout and handing on its output layout (the
+    // stem's input and the exits' logits are dense whatever the form).
+    const bool first = name == "stem";
+    const bool last = name.rfind("exit", 0) == 0;
+    const bool in_mkldnn = !first && float_layout.mkldnn_in;
+    const bool out_mkldnn = !last && float_layout.mkldnn_out;
+    const torch::Tensor x = to_layout(example, in_mkldnn);
+    auto as_graph = [&](const torch::jit::Module& form, bool mkldnn_in) {
       Block b;
       b.optimized = form;
       b.mkldnn_in = mkldnn_in;
-      return [&example, b] { to_layout(b.run(example), false); };
+      return [&x, b, out_mkldnn] { to_layout(b.run(x), out_mkldnn); };
     };
-    std::vector<std::function<void()>> forms = {[&] { forward(example); }};
-    if (float_form) forms.push_back(timed(float_form, float_mkldnn_in));
-    if (int8_form) forms.push_back(timed(int8_form, false));
-    const std::vector<double> ms =
-        interleaved_medians_ms(forms, options.timing_repeats);
-    report.eager_ms = ms[0];
-    double best = report.eager_ms;
-    if (float_form) {
-      report.optimized_ms = ms[1];
-      if (report.optimized_ms < best) {
-        best = report.optimized_ms;
-        block.optimized = float_form;
-        block.mkldnn_in = float_mkldnn_in;
-      }
-    }
-    if (int8_form) {
-      report.int8_ms = ms.back();
-      if (report.int8_ms < best) {
-        block.optimized = int8_form;
-        block.mkldnn_in = false;
-        report.int8 = true;
-      }
-    }
-  } else if (options.mode == BlockMode::kOptimized) {
-    report.int8 = int8_form.has_value();
-    block.optimized = int8_form ? int8_form : float_form;
-    block.mkldnn_in = !int8_form && float_mkldnn_in;
+    std::vector<std::function<void()>> forms = {
+        as_graph(*float_form, float_layout.mkldnn_in),
+        [&] { to_layout(forward(to_layout(x, false)), out_mkldnn); }};
+    if (int8_form) forms.push_back(as_graph(*int8_form, false));
+    core::Stopwatch clock;
+    const auto ms = paired_rounds_ms(forms, options.timing_repeats);
+    startup_.timing_s += clock.seconds();
+    std::vector<FormSamples> alternatives = {{Form::kEager, ms[1]}};
+    if (int8_form) alternatives.push_back({Form::kInt8, ms[2]});
+    const FormChoice choice = choose_form(ms[0], alternatives, options.choice);
+    form = choice.form;
+    rule = choice.rule;
+    report.decided_by = rule;
+    report.optimized_ms = median_of(ms[0]);
+    report.eager_ms = median_of(ms[1]);
+    if (int8_form) report.int8_ms = median_of(ms[2]);
+    report.p_value = choice.p_value;
+    report.gain = choice.gain;
   }
+  if (rule != FormRule::kCache) report.decided_by = rule;
+
+  if (form == Form::kOptimized) {
+    block.optimized = float_form;
+    block.mkldnn_in = float_layout.mkldnn_in;
+    block.mkldnn_out = float_layout.mkldnn_out;
+  } else if (form == Form::kInt8) {
+    block.optimized = int8_form;
+  }
+  report.form = form;
+  report.rule = rule;
   report.optimized = block.optimized.has_value();
+  report.int8 = form == Form::kInt8;
   report.mkldnn_in = report.optimized && block.mkldnn_in;
   if (report.optimized) {
-    block.eager.reset();  // the optimised constants are the only copy kept
+    // optimize_for_inference's passes move convolution weights into
+    // prepacked op contexts, which are not tensor constants of the graph:
+    // the eager module's bytes stand for them (one copy, the same size).
+    weight_bytes_ += report.int8
+                         ? packed_weight_bytes(*block.optimized)
+                         : std::max(graph_constant_bytes(*block.optimized),
+                                    module_bytes(*block.eager));
+    block.eager.reset();  // the graph's constants are the only copy kept
     block.eager_forward = nullptr;
-    weight_bytes_ += report.int8 ? packed_weight_bytes(*block.optimized)
-                                 : constant_bytes(*block.optimized);
   } else {
     weight_bytes_ += module_bytes(*block.eager);
   }
+  CachedForm decision;
+  decision.block = name;
+  decision.form = form;
+  decision.rule = report.decided_by;
+  decision.eager_ms = report.eager_ms;
+  decision.optimized_ms = report.optimized_ms;
+  decision.int8_ms = report.int8_ms;
+  decision.p_value = report.p_value;
+  decision.gain = report.gain;
+  decisions_.push_back(decision);
   reports_.push_back(report);
   return block;
 }
@@ -271,9 +349,19 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
 AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
                                const EngineOptions& options)
     : space_(net->spec()), variants_(space_.all()) {
+  core::Stopwatch build_clock;
   if (options.timing_repeats < 1) {
     throw UsageError(fmt::format("timing_repeats must be ≥ 1, got {}",
                                  options.timing_repeats));
+  }
+  check(options.choice);
+  if (options.max_fused_variants < 0) {
+    throw UsageError(fmt::format("max_fused_variants must be ≥ 0, got {}",
+                                 options.max_fused_variants));
+  }
+  if (options.fuse_after < 0) {
+    throw UsageError(
+        fmt::format("fuse_after must be ≥ 0, got {}", options.fuse_after));
   }
   set_early_exit_threshold(options.early_exit_threshold);
   const bool int8 = options.precision == Precision::kInt8;
@@ -295,12 +383,49 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
   for (auto& p : net->parameters()) p.set_requires_grad(false);
   if (!net->parameters().empty()) device_ = net->parameters().front().device();
 
+  // The blocks in the order prepare() sees them: the cache lists them so.
+  std::vector<std::string> names = {"stem"};
+  for (int s = 0; s < net->num_stages(); ++s) {
+    for (const auto& c : space_.candidates(size_t(s))) {
+      names.push_back(fmt::format("stage{}/{}", s + 1, c));
+    }
+    names.push_back(fmt::format("exit{}", s + 1));
+  }
+  FormCacheKey key;
+  FormCacheRead cache;
+  const bool use_cache =
+      !options.form_cache_dir.empty() && options.mode == BlockMode::kFastest;
+  if (use_cache) {
+    key = {machine_description(at::get_num_threads()),
+           decision_settings(options), weights_fingerprint(*net)};
+    startup_.cache_path = form_cache_path(options.form_cache_dir, key);
+    cache = read_form_cache(startup_.cache_path, key, names);
+    startup_.cache = cache.status;
+    if (cache.status == FormCacheStatus::kHit) {
+      log::info("engine: block forms from {}", startup_.cache_path);
+    } else {
+      startup_.cache_reason = cache.reason;
+      // A corrupt file is worth a warning; a missing or stale one is the
+      // normal first start on a machine or after retraining.
+      if (cache.status == FormCacheStatus::kCorrupt) {
+        log::warn("engine: form cache {}; timing the blocks again",
+                  cache.reason);
+      } else {
+        log::info("engine: form cache {}; timing the blocks", cache.reason);
+      }
+    }
+  }
+  size_t next_block = 0;
+  auto cached = [&]() -> const CachedForm* {
+    const size_t i = next_block++;
+    return cache.status == FormCacheStatus::kHit ? &cache.forms[i] : nullptr;
+  };
+
   // Not InferenceMode: the tracer must see ordinary tensors.
   torch::NoGradGuard no_grad;
   const core::ModelSpec& spec = net->spec();
-  torch::Tensor x =
-      torch::zeros({1, spec.in_channels, spec.resolution, spec.resolution},
-                   torch::TensorOptions().device(device_));
+  example_ = fixed_example(spec, device_);
+  torch::Tensor x = example_;
   // Calibration images travel with the example: chunks of 32, each chunk
   // through a different candidate of every stage, so that a block's ranges
   // cover inputs from all its possible predecessors.
@@ -328,7 +453,7 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
   stem_ = prepare(
       "stem", stem.ptr(),
       [m = stem.ptr()](const torch::Tensor& t) { return m->forward(t); }, x,
-      calibration, options);
+      calibration, options, cached());
   x = stem->forward(x);
   calibration = through(stem, calibration);
   const std::vector<int> trunk = space_.trunk(net->num_stages() - 1).choices;
@@ -342,7 +467,7 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
           fmt::format("stage{}/{}", s + 1, space_.candidates(size_t(s))[c]),
           cand.ptr(),
           [m = cand.ptr()](const torch::Tensor& t) { return m->forward(t); }, x,
-          calibration, options));
+          calibration, options, cached()));
       if (int(c) == trunk[size_t(s)]) next = cand->forward(x);
     }
     for (size_t i = 0; i < calibration.size(); ++i) {
@@ -354,9 +479,198 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
     exits_.push_back(prepare(
         fmt::format("exit{}", s + 1), head.ptr(),
         [m = head.ptr()](const torch::Tensor& t) { return m->forward(t); },
-        next, calibration, options));
+        next, calibration, options, cached()));
     x = next;
   }
+
+  // Store what was decided unless the file already says exactly that.
+  bool changed = cache.status != FormCacheStatus::kHit;
+  for (const BlockReport& b : reports_)
+    changed |= b.rule == FormRule::kFallback;
+  if (use_cache && changed) {
+    try {
+      write_form_cache(startup_.cache_path, key, decisions_);
+      startup_.cache_written = true;
+    } catch (const Error& e) {
+      log::warn("engine: cannot store the form cache: {}", e.what());
+    }
+  }
+
+  max_fused_ =
+      options.mode == BlockMode::kEager ? 0 : options.max_fused_variants;
+  fuse_after_ = options.fuse_after;
+  fused_ = std::make_unique<std::atomic<const Fused*>[]>(variants_.size());
+  unfused_runs_ = std::make_unique<std::atomic<int>[]>(variants_.size());
+  for (size_t i = 0; i < variants_.size(); ++i) {
+    fused_[i].store(nullptr, std::memory_order_relaxed);
+    unfused_runs_[i].store(0, std::memory_order_relaxed);
+  }
+  if (options.fuse_trunk && max_fused_ > 0) {
+    core::Stopwatch clock;
+    std::lock_guard<std::mutex> lock(fuse_mutex_);
+    for (int k = 0; k < net->num_stages(); ++k) {
+      fuse_locked(index_of(space_.trunk(k)), /*ahead=*/true);
+    }
+    startup_.fusing_s = clock.seconds();
+  }
+  startup_.build_s = build_clock.seconds();
+
+  int64_t fused_extra = 0;
+  for (const FusedReport& f : fused_reports_) fused_extra += f.extra_bytes;
+  int by_rule[5] = {}, by_form[3] = {};
+  for (const BlockReport& b : reports_) {
+    ++by_rule[int(b.rule)];
+    ++by_form[int(b.form)];
+  }
+  log::info(
+      "engine: {} blocks ({} optimised, {} eager, {} int8; decided by cache "
+      "{}, significant {}, default {}, fallback {}, mode {}), {} fused "
+      "variants of at most {} ({} bytes of weights not shared), built in "
+      "{:.2f} s (timing {:.2f} s, fusing {:.2f} s)",
+      reports_.size(), by_form[int(Form::kOptimized)],
+      by_form[int(Form::kEager)], by_form[int(Form::kInt8)],
+      by_rule[int(FormRule::kCache)], by_rule[int(FormRule::kSignificant)],
+      by_rule[int(FormRule::kDefault)], by_rule[int(FormRule::kFallback)],
+      by_rule[int(FormRule::kMode)], fused_reports_.size(), max_fused_,
+      fused_extra, startup_.build_s, startup_.timing_s, startup_.fusing_s);
+  if (max_fused_ > 0 && fuse_after_ > 0) {
+    worker_ = std::thread([this] { fusion_worker(); });
+  }
+}
+
+AdaptiveEngine::~AdaptiveEngine() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    stop_ = true;
+  }
+  queue_cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+std::vector<const AdaptiveEngine::Block*> AdaptiveEngine::chain_of(
+    const core::Variant& variant) const {
+  std::vector<const Block*> chain = {&stem_};
+  for (int s = 0; s <= variant.exit; ++s) {
+    chain.push_back(&stages_[size_t(s)][size_t(variant.choices[size_t(s)])]);
+  }
+  chain.push_back(&exits_[size_t(variant.exit)]);
+  return chain;
+}
+
+torch::Tensor AdaptiveEngine::run_chain(const torch::Tensor& x,
+                                        const core::Variant& variant) const {
+  torch::Tensor y = x;
+  for (const Block* b : chain_of(variant)) y = b->run(y);
+  return to_layout(y, false);
+}
+
+bool AdaptiveEngine::fuse(size_t variant) {
+  if (variant >= variants_.size()) {
+    throw UsageError(fmt::format("variant {} out of range (the net has {})",
+                                 variant, variants_.size()));
+  }
+  std::lock_guard<std::mutex> lock(fuse_mutex_);
+  return fuse_locked(variant, /*ahead=*/false);
+}
+
+bool AdaptiveEngine::fuse_locked(size_t variant, bool ahead) {
+  if (fused_[variant].load(std::memory_order_acquire)) return true;
+  if (int(fused_store_.size()) >= max_fused_) return false;
+  const std::string id = space_.to_string(variants_[variant]);
+  std::vector<FusablePart> parts;
+  for (const Block* b : chain_of(variants_[variant])) {
+    if (!b->optimized) {
+      log::debug("engine: {} stays chained: one of its blocks runs eager", id);
+      return false;
+    }
+    parts.push_back({*b->optimized, b->mkldnn_in, b->mkldnn_out});
+  }
+  core::Stopwatch clock;
+  auto fused = std::make_unique<Fused>();
+  FusedReport report;
+  report.variant = variant;
+  report.id = id;
+  report.ahead = ahead;
+  try {
+    fused->module = fuse_parts(parts, "fused");
+    report.extra_bytes = fused_extra_bytes(fused->module, parts);
+    // Checked against the chain, then run twice more so that the executor
+    // has profiled and optimised its plan before any inference meets it.
+    c10::InferenceMode inference;
+    torch::Tensor want = run_chain(example_, variants_[variant]);
+    torch::Tensor got = fused->run(example_);
+    report.max_abs_diff = (got - want).abs().max().item<double>();
+    const double scale = std::max(1.0, want.abs().max().item<double>());
+    if (!(report.max_abs_diff <= 1e-5 * scale)) {
+      log::warn(
+          "engine: fused {} differs from its blocks by {:.3g}; it "
+          "stays chained",
+          id, report.max_abs_diff);
+      return false;
+    }
+    for (int i = 0; i < 2; ++i) fused->run(example_);
+  } catch (const std::exception& e) {
+    // A variant that cannot be fused is still served by its chain.
+    log::warn("engine: cannot fuse {}: {}; it stays chained", id, e.what());
+    return false;
+  }
+  report.build_ms = clock.milliseconds();
+  fused_[variant].store(fused.get(), std::memory_order_release);
+  fused_store_.push_back(std::move(fused));
+  fused_reports_.push_back(report);
+  log::debug("engine: fused {} in {:.1f} ms ({} of {})", id, report.build_ms,
+             fused_store_.size(), max_fused_);
+  return true;
+}
+
+bool AdaptiveEngine::fused(size_t variant) const {
+  return variant < variants_.size() &&
+         fused_[variant].load(std::memory_order_acquire) != nullptr;
+}
+
+std::vector<FusedReport> AdaptiveEngine::fused_variants() const {
+  std::lock_guard<std::mutex> lock(fuse_mutex_);
+  return fused_reports_;
+}
+
+void AdaptiveEngine::note_unfused(size_t variant) const {
+  if (!worker_.joinable()) return;
+  // Counting stops at the threshold: the request is made once.
+  std::atomic<int>& runs = unfused_runs_[variant];
+  if (runs.load(std::memory_order_relaxed) >= fuse_after_) return;
+  if (runs.fetch_add(1, std::memory_order_relaxed) + 1 != fuse_after_) return;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    queue_.push_back(variant);
+  }
+  queue_cv_.notify_all();
+}
+
+void AdaptiveEngine::fusion_worker() {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  for (;;) {
+    queue_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    const size_t variant = queue_.front();
+    queue_.pop_front();
+    fusing_ = true;
+    lock.unlock();
+    try {
+      fuse(variant);
+    } catch (const std::exception& e) {
+      // A fusion that fails leaves the variant chained, which is correct.
+      log::warn("engine: fusing {} failed: {}",
+                space_.to_string(variants_[variant]), e.what());
+    }
+    lock.lock();
+    fusing_ = false;
+    queue_cv_.notify_all();
+  }
+}
+
+void AdaptiveEngine::wait_for_fusions() const {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  queue_cv_.wait(lock, [&] { return queue_.empty() && !fusing_; });
 }
 
 size_t AdaptiveEngine::index_of_key(uint64_t key) const {
@@ -399,6 +713,16 @@ InferenceResult AdaptiveEngine::infer(const torch::Tensor& batch) const {
   return infer(batch, active());
 }
 
+torch::Tensor AdaptiveEngine::infer_chained(const torch::Tensor& batch,
+                                            size_t index) const {
+  if (index >= variants_.size()) {
+    throw UsageError(fmt::format("variant {} out of range (the net has {})",
+                                 index, variants_.size()));
+  }
+  c10::InferenceMode inference;
+  return run_chain(batch.to(device_), variants_[index]);
+}
+
 InferenceResult AdaptiveEngine::infer(const torch::Tensor& batch,
                                       size_t index) const {
   core::Stopwatch clock;
@@ -416,6 +740,16 @@ InferenceResult AdaptiveEngine::infer(const torch::Tensor& batch,
   const double tau = early_exit_threshold();
   InferenceResult result;
   result.variant = index;
+  result.exit = variant.exit;
+  if (tau <= 0 && max_fused_ > 0) {
+    if (const Fused* f = fused_[index].load(std::memory_order_acquire)) {
+      result.logits = f->run(batch.to(device_));
+      result.exits.assign(size_t(result.logits.size(0)), variant.exit);
+      result.latency_ms = clock.milliseconds();
+      return result;
+    }
+    note_unfused(index);
+  }
   torch::Tensor x = stem_.run(batch.to(device_));
   const int64_t n = x.size(0);
   result.exits.assign(size_t(n), variant.exit);

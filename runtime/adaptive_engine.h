@@ -8,34 +8,50 @@
 /// folded into the convolutions, convolutions prepacked for MKL-DNN. With
 /// int8 precision each block also gets a post-training int8 form
 /// (runtime/int8_quantizer.h), calibrated on the images given. Each block
-/// keeps whichever of its forms measured fastest at batch 1, and only that
-/// one: memory holds one copy of each block's weights however many
-/// variants share it. A variant switch stores one
-/// integer: O(1), no allocation, no lock.
+/// keeps one form, and only that copy of its weights: memory holds one copy
+/// of each block however many variants share it. Which form is decided by
+/// runtime/form_choice.h (the optimised form unless another is faster on
+/// strong paired evidence), once per machine when a form cache directory is
+/// given (runtime/form_cache.h): a cached start times nothing.
+///
+/// Variants that run most are also *fused*: their blocks' graphs stitched
+/// into one graph (runtime/graph_fusion.h) that shares the blocks'
+/// constants, built ahead for the trunk of every exit and, on a worker
+/// thread, for any variant that runs `fuse_after` times unfused, up to
+/// `max_fused_variants`. Every other variant runs its chain of blocks, so a
+/// variant switch still stores one integer: O(1), no allocation, no lock.
 ///
 /// Input-adaptive early exit: with a confidence threshold τ > 0, a variant
 /// ending at exit k stops a sample at an earlier exit j < k once the
 /// softmax confidence of exit j's logits reaches τ; the rest of the batch
-/// continues.
+/// continues (through the chain of blocks: a fused graph has no earlier
+/// exit to stop at).
 
 #include <torch/script.h>
 #include <torch/torch.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "core/variant.h"
 #include "operators/elastic_net.h"
+#include "runtime/form_cache.h"
+#include "runtime/form_choice.h"
 
 namespace adascale::runtime {
 
 /// Which form of each block the engine runs.
 enum class BlockMode {
-  kFastest,    ///< time both at batch 1 and keep the faster (the default)
+  kFastest,    ///< the form_choice.h rule over the forms built (default)
   kEager,      ///< the C++ modules as trained (reference; no tracing)
   kOptimized,  ///< always the traced, frozen, optimised form
 };
@@ -54,10 +70,12 @@ enum class Precision {
 Precision parse_precision(const std::string& text);
 std::string to_string(Precision precision);
 
+/// How the engine is built. Aggregate-initialisable in this field order.
 struct EngineOptions {
   BlockMode mode = BlockMode::kFastest;
-  /// Timed runs per form and block when choosing (after 3 warm-ups).
-  int timing_repeats = 15;
+  /// Paired timing rounds per block when choosing its form (after 3
+  /// warm-up rounds); each round times every form once.
+  int timing_repeats = 21;
   /// Early-exit confidence τ in [0, 1]; 0 turns early exit off.
   double early_exit_threshold = 0;
   /// kInt8 adds each block's int8 form to those the mode chooses from
@@ -70,18 +88,63 @@ struct EngineOptions {
   /// against its float output on the calibration images; a block above it
   /// stays float.
   double int8_tolerance = 0.05;
+  /// The thresholds of the form-choice rule (kFastest).
+  FormChoiceOptions choice = {};
+  /// Directory of the form cache; "" = decide at every start. Decisions are
+  /// stored per machine, LibTorch build, thread count and settings, and
+  /// checked against the weights (form_cache.h); bundles keep theirs in
+  /// `<bundle>/engine_cache` (form_cache_dir()).
+  std::string form_cache_dir = {};
+  /// Fuse the trunk variant of every exit ahead, at construction.
+  bool fuse_trunk = true;
+  /// Fuse any other variant on a worker thread once it has run this many
+  /// inferences unfused; 0 = only the trunk's.
+  int fuse_after = 32;
+  /// At most this many fused variants (the memory bound: each holds a graph
+  /// and an executor plan, its weights shared with the blocks); 0 turns
+  /// fusion off.
+  int max_fused_variants = 16;
 };
+
+/// Where a bundle directory keeps its engines' form caches.
+std::string form_cache_dir(const std::string& bundle_dir);
 
 /// How one block was prepared (for `inspect`, logs and the benchmark).
 struct BlockReport {
-  std::string name;         ///< "stem", "stage2/ghost", "exit2"
-  double eager_ms = 0;      ///< batch-1 median; 0 when not timed
-  double optimized_ms = 0;  ///< batch-1 median; 0 when not built
-  double int8_ms = 0;       ///< batch-1 median; 0 when not built
-  double int8_error = 0;    ///< relative L2 error on calibration; 0 if none
-  bool optimized = false;   ///< the form the engine runs is traced
-  bool int8 = false;        ///< … and int8
-  bool mkldnn_in = false;   ///< it takes MKL-DNN-layout input
+  std::string name;          ///< "stem", "stage2/ghost", "exit2"
+  double eager_ms = 0;       ///< batch-1 median; 0 when not timed
+  double optimized_ms = 0;   ///< batch-1 median; 0 when not built
+  double int8_ms = 0;        ///< batch-1 median; 0 when not built
+  double int8_error = 0;     ///< relative L2 error on calibration; 0 if none
+  bool optimized = false;    ///< the form the engine runs is traced
+  bool int8 = false;         ///< … and int8
+  bool mkldnn_in = false;    ///< it takes MKL-DNN-layout input
+  Form form = Form::kEager;  ///< the form it runs
+  FormRule rule = FormRule::kMode;        ///< what decided it at this start
+  FormRule decided_by = FormRule::kMode;  ///< kCache: the stored rule
+  double p_value = 1;                     ///< the decision's evidence
+  double gain = 0;                        ///< (form_choice.h FormChoice)
+};
+
+/// How the engine started (for logs and the benchmark).
+struct StartupReport {
+  double build_s = 0;      ///< construction, fused forms warmed up included
+  double timing_s = 0;     ///< of which choosing forms by timing
+  double fusing_s = 0;     ///< of which fusing the trunk's variants
+  std::string cache_path;  ///< "" when no cache directory was given
+  FormCacheStatus cache = FormCacheStatus::kMissing;
+  std::string cache_reason;    ///< why it was not used, when it was not
+  bool cache_written = false;  ///< decisions stored for the next start
+};
+
+/// One fused variant.
+struct FusedReport {
+  size_t variant = 0;       ///< index into AdaptiveEngine::variants()
+  std::string id;           ///< its text form, "e2:basic.basic"
+  bool ahead = false;       ///< built at construction (a trunk variant)
+  double build_ms = 0;      ///< stitching, checking and warming it up
+  int64_t extra_bytes = 0;  ///< constants not shared with its blocks
+  double max_abs_diff = 0;  ///< its logits against the chain of blocks
 };
 
 /// One inference.
@@ -100,6 +163,10 @@ class AdaptiveEngine {
   /// cannot be traced and the mode is kOptimized, UsageError on bad
   /// options (int8 without calibration images or with the eager mode).
   AdaptiveEngine(operators::ElasticNet net, const EngineOptions& options = {});
+  /// Stops the fusion worker (a fusion in progress finishes first).
+  ~AdaptiveEngine();
+  AdaptiveEngine(const AdaptiveEngine&) = delete;
+  AdaptiveEngine& operator=(const AdaptiveEngine&) = delete;
 
   /// Every variant, in packed-key order (core::VariantSpace::all()).
   const std::vector<core::Variant>& variants() const { return variants_; }
@@ -132,8 +199,25 @@ class AdaptiveEngine {
   InferenceResult infer(const torch::Tensor& batch) const;
   /// Runs variant `variant` (used by benchmarks and the static baseline).
   InferenceResult infer(const torch::Tensor& batch, size_t variant) const;
+  /// Runs variant `variant` as its chain of blocks even when it is fused
+  /// (the reference the fused form is checked against).
+  torch::Tensor infer_chained(const torch::Tensor& batch, size_t variant) const;
+
+  /// Fuses `variant` now, on the calling thread, unless it already is.
+  /// Returns false, changing nothing, when the bound max_fused_variants is
+  /// reached, fusion is off, or one of its blocks runs eager. Safe while
+  /// other threads infer: they pick the fused form up at their next call.
+  bool fuse(size_t variant);
+  /// Whether `variant` runs fused.
+  bool fused(size_t variant) const;
+  /// Blocks until the worker has no fusion queued or running (tests,
+  /// benchmarks).
+  void wait_for_fusions() const;
+  /// Every fused variant so far, in the order they were fused.
+  std::vector<FusedReport> fused_variants() const;
 
   const std::vector<BlockReport>& blocks() const { return reports_; }
+  const StartupReport& startup() const { return startup_; }
   /// Bytes of the tensors the engine holds (eager parameters and buffers
   /// plus the optimised blocks' constants): one copy of each block.
   int64_t weight_bytes() const { return weight_bytes_; }
@@ -148,6 +232,13 @@ class AdaptiveEngine {
     /// The optimised graph takes MKL-DNN tensors (and may return them).
     /// An int8 graph takes and returns dense float tensors.
     bool mkldnn_in = false;
+    bool mkldnn_out = false;
+    torch::Tensor run(const torch::Tensor& x) const;
+  };
+
+  /// A fused variant: one graph, dense in and out.
+  struct Fused {
+    torch::jit::Module module;
     torch::Tensor run(const torch::Tensor& x) const;
   };
 
@@ -155,7 +246,13 @@ class AdaptiveEngine {
                 std::function<torch::Tensor(const torch::Tensor&)> forward,
                 const torch::Tensor& example,
                 const std::vector<torch::Tensor>& calibration,
-                const EngineOptions& options);
+                const EngineOptions& options, const CachedForm* cached);
+  std::vector<const Block*> chain_of(const core::Variant& variant) const;
+  torch::Tensor run_chain(const torch::Tensor& x,
+                          const core::Variant& variant) const;
+  bool fuse_locked(size_t variant, bool ahead);
+  void note_unfused(size_t variant) const;
+  void fusion_worker();
 
   core::VariantSpace space_;
   std::vector<core::Variant> variants_;
@@ -164,11 +261,30 @@ class AdaptiveEngine {
   std::vector<std::vector<Block>> stages_;  ///< [stage][candidate]
   std::vector<Block> exits_;                ///< [stage]
   std::vector<BlockReport> reports_;
+  std::vector<CachedForm> decisions_;  ///< what the form cache stores
+  StartupReport startup_;
   int64_t weight_bytes_ = 0;
   torch::Device device_{torch::kCPU};
+  torch::Tensor example_;  ///< batch-1 input fused forms are checked on
   std::atomic<size_t> active_{0};
   std::atomic<double> threshold_{0};
   std::atomic<int> threads_{0};
+
+  // Fusion. A fused form, once published in fused_[variant], lives as long
+  // as the engine: readers load the pointer without a lock.
+  int max_fused_ = 0;
+  int fuse_after_ = 0;
+  std::unique_ptr<std::atomic<const Fused*>[]> fused_;
+  std::unique_ptr<std::atomic<int>[]> unfused_runs_;
+  mutable std::mutex fuse_mutex_;  ///< guards the members below
+  std::deque<std::unique_ptr<Fused>> fused_store_;
+  std::vector<FusedReport> fused_reports_;
+  mutable std::mutex queue_mutex_;  ///< guards the queue and the flags
+  mutable std::condition_variable queue_cv_;
+  mutable std::deque<size_t> queue_;
+  mutable bool fusing_ = false;
+  bool stop_ = false;
+  std::thread worker_;
 };
 
 }  // namespace adascale::runtime

@@ -1,24 +1,37 @@
-// Batch-1 latency per exit of a bundle's trunk variants (issue 6): the
-// adaptive engine (per-block traced, BN-folded, MKL-DNN blocks), in float
-// and with int8 blocks, against eager LibTorch on the same weights, and
-// against Python PyTorch on the same weights, eager and with
+// Batch-1 latency per exit of a bundle's trunk variants (issues 6, 21): the
+// adaptive engine (per-block traced, BN-folded, MKL-DNN blocks, the trunk's
+// variants fused into one graph each), in float and with int8 blocks,
+// against eager LibTorch on the same weights, the same variant optimised as
+// one graph in C++, and Python PyTorch on the same weights, eager and with
 // torch.jit.optimize_for_inference, run from here in the same session
 // (engine_latency.py). Rounds interleave all measurements so the machine's
-// slow drift hits every column alike. With the bundle's dataset present it
-// also scores each exit's top-1 on the test split in all three forms, so
-// int8's cost in accuracy is measured beside its gain in time.
+// slow drift hits every column alike. It also reports the engine's start-up
+// cold (no form cache: every block timed) and cached (forms read from the
+// bundle's engine_cache), which rule chose each block's form, what the
+// fused forms cost in memory, and each form's largest logit difference
+// against eager. With the bundle's dataset present it scores each exit's
+// top-1 on the test split in every form. --try-passes times other
+// whole-graph recipes LibTorch 1.13 offers beside the engine.
 //
 //   build/bin/bench_engine --bundle B [--threads 2] [--repeats 400]
 //                          [--rounds 8] [--calibration 256] [--accuracy 2000]
-//                          [--no-int8] [--skip-python] [--json]
+//                          [--no-int8] [--skip-python] [--blocks]
+//                          [--form-cache DIR] [--max-fused 16]
+//                          [--try-passes] [--json]
 
 #include <fmt/format.h>
+
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <optional>
 
 #include "core/error.h"
@@ -28,6 +41,7 @@
 #include "experiments/benchmarks/run_command.h"
 #include "runtime/adaptive_engine.h"
 #include "runtime/bundle.h"
+#include "runtime/graph_fusion.h"
 #include "runtime/module_tracer.h"
 
 namespace {
@@ -39,16 +53,26 @@ struct ExitRow {
   int exit = 0;
   std::string variant;
   size_t index = 0;
-  std::vector<double> eager_ms, engine_ms, whole_ms, int8_ms;
+  bool fused = false;
+  std::vector<double> eager_ms, engine_ms, chained_ms, whole_ms, int8_ms;
   double eager_top1 = 0, engine_top1 = 0, int8_top1 = 0;
   double int8_agreement = 0;  // share of images where int8 and float agree
   double python_eager_ms = 0, python_optimized_ms = 0;
   double python_diff = 0;
+  // Largest |logit − eager logit| over a batch of random inputs.
+  double engine_diff = 0, chained_diff = 0, whole_diff = 0;
+  // --try-passes: recipe → per-round medians.
+  std::map<std::string, std::vector<double>> recipe_ms;
+  std::map<std::string, double> recipe_diff;
 };
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to_dense() - b.to_dense()).abs().max().item<double>();
 }
 
 // Predicted classes of `classify` over `images`, in batches of 100.
@@ -95,13 +119,98 @@ void write_python_inputs(operators::ElasticNet& net,
   }
 }
 
+// An engine built from a fresh copy of the bundle's net, and how long it
+// took until its first inference was done (the start-up a user waits for).
+struct Started {
+  std::unique_ptr<runtime::AdaptiveEngine> engine;
+  double load_s = 0;    // verifying and loading the bundle
+  double build_s = 0;   // the engine's constructor
+  double first_ms = 0;  // the first inference after it
+  double ready_s() const { return load_s + build_s + first_ms / 1e3; }
+};
+
+Started start_engine(const std::string& bundle,
+                     const runtime::EngineOptions& options,
+                     const torch::Tensor& x, size_t first_variant) {
+  Started s;
+  core::Stopwatch clock;
+  operators::ElasticNet net = runtime::load_bundle(bundle).net;
+  s.load_s = clock.seconds();
+  clock.restart();
+  s.engine = std::make_unique<runtime::AdaptiveEngine>(net, options);
+  s.build_s = clock.seconds();
+  clock.restart();
+  s.engine->infer(x, first_variant);
+  s.first_ms = clock.milliseconds();
+  return s;
+}
+
+nlohmann::json startup_json(const Started& s) {
+  const runtime::StartupReport& r = s.engine->startup();
+  return {{"ready_s", s.ready_s()},
+          {"bundle_load_s", s.load_s},
+          {"engine_build_s", s.build_s},
+          {"timing_s", r.timing_s},
+          {"fusing_s", r.fusing_s},
+          {"first_inference_ms", s.first_ms},
+          {"cache", runtime::to_string(r.cache)},
+          {"cache_path", r.cache_path},
+          {"cache_written", r.cache_written}};
+}
+
+// Whole-variant graphs built other ways than the engine's, for
+// --try-passes. Each is checked against eager before it is timed.
+std::vector<std::string> recipes() {
+  return {"frozen_no_mkldnn", "channels_last_frozen", "legacy_executor"};
+}
+
+torch::jit::Module build_recipe(const std::string& recipe,
+                                operators::ElasticNet& net,
+                                const core::Variant& v, const torch::Tensor& x,
+                                bool& channels_last_input) {
+  channels_last_input = false;
+  torch::jit::Module traced = runtime::trace_module(
+      *net, [&](const torch::Tensor& t) { return net->forward(t, v); }, x,
+      "recipe");
+  if (recipe == "legacy_executor") {
+    // The same optimised graph, run by the legacy (non-profiling) graph
+    // executor: the executor is chosen when a function first runs.
+    return runtime::optimize_for_inference(traced);
+  }
+  torch::jit::Module copy = traced.clone();
+  copy.eval();
+  // freeze() also runs OptimizeFrozenGraph: BN folded, no MKL-DNN.
+  torch::jit::Module frozen = torch::jit::freeze(copy);
+  if (recipe == "channels_last_frozen") {
+    // NHWC weights and input: oneDNN's channels-last convolutions through
+    // ATen, without the MKL-DNN opaque layout.
+    auto graph = frozen.get_method("forward").graph();
+    for (torch::jit::Node* node : graph->nodes()) {
+      if (node->kind() != c10::prim::Constant ||
+          !node->hasAttribute(torch::jit::attr::value) ||
+          node->kindOf(torch::jit::attr::value) !=
+              torch::jit::AttributeKind::t) {
+        continue;
+      }
+      const at::Tensor& t = node->t(torch::jit::attr::value);
+      if (t.dim() == 4) {
+        node->t_(torch::jit::attr::value,
+                 t.contiguous(at::MemoryFormat::ChannelsLast));
+      }
+    }
+    channels_last_input = true;
+  }
+  return frozen;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Batch-1 latency: adaptive engine vs eager LibTorch vs Python"};
-  std::string bundle;
-  int threads = 2, repeats = 400, rounds = 8;
+  std::string bundle, form_cache;
+  int threads = 2, repeats = 400, rounds = 8, max_fused = 16;
   bool json = false, skip_python = false, show_blocks = false, no_int8 = false;
+  bool try_passes = false;
   int64_t calibration = 256, accuracy_images = 2000;
   std::string python = "/usr/bin/python3", data;
   app.add_option("--bundle", bundle, "exported bundle directory")->required();
@@ -113,7 +222,7 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-python", skip_python, "C++ side only");
   app.add_flag("--json", json, "one JSON object on stdout");
   app.add_flag("--blocks", show_blocks,
-               "print each block's eager, optimised and int8 time");
+               "print each block's times, form and the rule that chose it");
   app.add_flag("--no-int8", no_int8, "skip the int8 engine");
   app.add_option("--calibration", calibration,
                  "held-out images that set the int8 ranges");
@@ -121,21 +230,72 @@ int main(int argc, char** argv) {
                  "test images scored per exit and form (0 = skip)");
   app.add_option("--data", data,
                  "dataset root (default: the bundle's dataset.root)");
+  app.add_option("--form-cache", form_cache,
+                 "form cache of the timed engine (default: "
+                 "<bundle>/engine_cache)");
+  app.add_option("--max-fused", max_fused,
+                 "fused variants the engine may hold (0: fusion off)");
+  app.add_flag("--try-passes", try_passes,
+               "also time other whole-graph recipes (frozen without MKL-DNN, "
+               "channels-last, legacy executor)");
   CLI11_PARSE(app, argc, argv);
   try {
+    if (repeats < 1 || rounds < 1) {
+      throw UsageError(
+          fmt::format("--repeats and --rounds must be ≥ 1, got {} and {}",
+                      repeats, rounds));
+    }
     core::setup_execution(std::to_string(threads), "cpu", 0);
+    if (form_cache.empty()) form_cache = runtime::form_cache_dir(bundle);
     runtime::LoadedBundle eager_bundle = runtime::load_bundle(bundle);
     operators::ElasticNet eager = eager_bundle.net;
     eager->eval();
-
-    core::Stopwatch build_clock;
-    runtime::AdaptiveEngine engine(runtime::load_bundle(bundle).net);
-    const double build_s = build_clock.seconds();
-
     const core::ModelSpec& spec = eager->spec();
-    core::DatasetConfig dataset = eager_bundle.manifest.dataset;
-    if (!data.empty()) dataset.root = data;
+    torch::manual_seed(0);
+    torch::Tensor x =
+        torch::randn({1, spec.in_channels, spec.resolution, spec.resolution});
+
+    std::vector<ExitRow> rows;
+    {
+      const core::VariantSpace space(spec);
+      const std::vector<core::Variant> all = space.all();
+      for (size_t k = 0; k < eager_bundle.trunk.size(); ++k) {
+        ExitRow row;
+        row.exit = int(k) + 1;
+        core::Variant v = space.trunk(int(k));
+        row.index = size_t(std::find(all.begin(), all.end(), v) - all.begin());
+        row.variant = space.to_string(v);
+        rows.push_back(row);
+      }
+    }
+
+    runtime::EngineOptions options;
+    options.max_fused_variants = max_fused;
+    // Cold: no stored forms, every block timed (a fresh cache directory).
+    const fs::path cold_dir =
+        fs::temp_directory_path() /
+        fmt::format("adascale_bench_engine_cache_{}", getpid());
+    fs::remove_all(cold_dir);
+    options.form_cache_dir = cold_dir.string();
+    Started cold = start_engine(bundle, options, x, rows.back().index);
+    nlohmann::json cold_json = startup_json(cold);
+    std::vector<runtime::BlockReport> cold_blocks = cold.engine->blocks();
+    cold.engine.reset();
+    fs::remove_all(cold_dir);
+    // Cached: the bundle's own form cache, as the demo starts; a first run
+    // on this machine fills it and starts again to measure a cached start.
+    options.form_cache_dir = form_cache;
+    Started cached = start_engine(bundle, options, x, rows.back().index);
+    nlohmann::json first_cached_json = startup_json(cached);
+    if (cached.engine->startup().cache != runtime::FormCacheStatus::kHit) {
+      cached = start_engine(bundle, options, x, rows.back().index);
+    }
+    runtime::AdaptiveEngine& engine = *cached.engine;
+    for (ExitRow& row : rows) row.fused = engine.fused(row.index);
+
     auto images_of = [&](datasets::ImageSplit split, int64_t n) {
+      core::DatasetConfig dataset = eager_bundle.manifest.dataset;
+      if (!data.empty()) dataset.root = data;
       return datasets::load_normalized_images(
           dataset, eager_bundle.normalization, spec.in_channels,
           spec.resolution, split, n);
@@ -143,30 +303,18 @@ int main(int argc, char** argv) {
     std::optional<runtime::AdaptiveEngine> int8;
     double int8_build_s = 0;
     if (!no_int8) {
-      runtime::EngineOptions options;
-      options.precision = runtime::Precision::kInt8;
-      options.calibration =
+      runtime::EngineOptions int8_options;
+      int8_options.precision = runtime::Precision::kInt8;
+      int8_options.calibration =
           images_of(datasets::ImageSplit::kCalibration, calibration).images;
       core::Stopwatch clock;
-      int8.emplace(runtime::load_bundle(bundle).net, options);
+      int8.emplace(runtime::load_bundle(bundle).net, int8_options);
       int8_build_s = clock.seconds();
     }
 
-    std::vector<ExitRow> rows;
-    for (size_t k = 0; k < eager_bundle.trunk.size(); ++k) {
-      ExitRow row;
-      row.exit = int(k) + 1;
-      core::Variant v = engine.space().trunk(int(k));
-      row.index = engine.index_of(v);
-      row.variant = engine.space().to_string(v);
-      rows.push_back(row);
-    }
-
-    torch::manual_seed(0);
-    torch::Tensor x =
-        torch::randn({1, spec.in_channels, spec.resolution, spec.resolution});
     // The per-block design's cost: each variant also traced and optimised
-    // whole, as one graph (what a single-variant deployment would run).
+    // whole, as one graph (what a single-variant deployment would run; it
+    // holds a second copy of the weights).
     std::vector<torch::jit::Module> whole;
     for (const ExitRow& row : rows) {
       const core::Variant& v = engine.variants()[row.index];
@@ -174,6 +322,24 @@ int main(int argc, char** argv) {
           *eager, [&](const torch::Tensor& t) { return eager->forward(t, v); },
           x, "whole")));
     }
+    // Logit differences against eager on a batch of random inputs.
+    {
+      torch::Tensor batch =
+          torch::randn({8, spec.in_channels, spec.resolution, spec.resolution});
+      c10::InferenceMode inference;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        ExitRow& row = rows[i];
+        const core::Variant& v = engine.variants()[row.index];
+        torch::Tensor want = eager->forward(batch, v);
+        row.engine_diff =
+            max_abs_diff(engine.infer(batch, row.index).logits, want);
+        row.chained_diff =
+            max_abs_diff(engine.infer_chained(batch, row.index), want);
+        row.whole_diff =
+            max_abs_diff(whole[i].forward({batch}).toTensor(), want);
+      }
+    }
+
     const int per_round = std::max(3, repeats / rounds);
     {
       c10::InferenceMode inference;
@@ -191,6 +357,10 @@ int main(int argc, char** argv) {
               core::measure_latency([&] { engine.infer(x, row.index); }, 5,
                                     per_round)
                   .median_ms);
+          row.chained_ms.push_back(
+              core::measure_latency([&] { engine.infer_chained(x, row.index); },
+                                    5, per_round)
+                  .median_ms);
           if (int8) {
             row.int8_ms.push_back(
                 core::measure_latency([&] { int8->infer(x, row.index); }, 5,
@@ -198,6 +368,53 @@ int main(int argc, char** argv) {
                     .median_ms);
           }
         }
+      }
+    }
+
+    if (try_passes) {
+      // Each recipe timed in its own rounds beside the engine, so its ratio
+      // to the engine is measured under the same conditions.
+      for (const std::string& recipe : recipes()) {
+        const bool legacy = recipe == "legacy_executor";
+        const bool profiling = torch::jit::getProfilingMode();
+        const bool executor = torch::jit::getExecutorMode();
+        if (legacy) {
+          torch::jit::getProfilingMode() = false;
+          torch::jit::getExecutorMode() = false;
+        }
+        std::vector<torch::jit::Module> built;
+        std::vector<bool> nhwc;
+        for (ExitRow& row : rows) {
+          bool channels_last = false;
+          built.push_back(build_recipe(
+              recipe, eager, engine.variants()[row.index], x, channels_last));
+          nhwc.push_back(channels_last);
+        }
+        c10::InferenceMode inference;
+        for (size_t i = 0; i < rows.size(); ++i) {
+          ExitRow& row = rows[i];
+          torch::Tensor in =
+              nhwc[i] ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+          torch::Tensor want = eager->forward(x, engine.variants()[row.index]);
+          row.recipe_diff[recipe] =
+              max_abs_diff(built[i].forward({in}).toTensor(), want);
+        }
+        for (int r = 0; r < rounds; ++r) {
+          for (size_t i = 0; i < rows.size(); ++i) {
+            torch::Tensor in =
+                nhwc[i] ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+            torch::jit::Module& m = built[i];
+            rows[i].recipe_ms[recipe].push_back(
+                core::measure_latency([&] { m.forward({in}); }, 5, per_round)
+                    .median_ms);
+            rows[i].recipe_ms[recipe + "/engine"].push_back(
+                core::measure_latency([&] { engine.infer(x, rows[i].index); },
+                                      5, per_round)
+                    .median_ms);
+          }
+        }
+        torch::jit::getProfilingMode() = profiling;
+        torch::jit::getExecutorMode() = executor;
       }
     }
 
@@ -260,15 +477,49 @@ int main(int argc, char** argv) {
     int64_t eager_bytes = 0;
     for (const auto& t : eager->parameters()) eager_bytes += t.nbytes();
     for (const auto& t : eager->buffers()) eager_bytes += t.nbytes();
+    int64_t whole_bytes = 0;
+    for (const auto& w : whole) whole_bytes += runtime::graph_constant_bytes(w);
 
+    auto rules_json = [](const std::vector<runtime::BlockReport>& blocks) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& b : blocks) {
+        j.push_back({{"block", b.name},
+                     {"form", runtime::to_string(b.form)},
+                     {"rule", runtime::to_string(b.rule)},
+                     {"decided_by", runtime::to_string(b.decided_by)},
+                     {"eager_ms", b.eager_ms},
+                     {"optimized_ms", b.optimized_ms},
+                     {"int8_ms", b.int8_ms},
+                     {"p_value", b.p_value},
+                     {"gain", b.gain}});
+      }
+      return j;
+    };
     nlohmann::json report;
     report["bundle"] = bundle;
     report["threads"] = threads;
-    report["engine_build_s"] = build_s;
+    report["startup_cold"] = cold_json;
+    report["startup_cached"] = startup_json(cached);
+    report["startup_first_with_bundle_cache"] = first_cached_json;
+    report["engine_build_s"] = cached.build_s;
     report["blocks"] = engine.blocks().size();
     report["optimized_blocks"] = optimized_blocks;
     report["engine_weight_bytes"] = engine.weight_bytes();
     report["eager_weight_bytes"] = eager_bytes;
+    report["whole_graphs_weight_bytes"] = whole_bytes;
+    report["block_forms_cold"] = rules_json(cold_blocks);
+    report["block_forms"] = rules_json(engine.blocks());
+    int64_t fused_extra = 0;
+    for (const auto& f : engine.fused_variants()) {
+      report["fused"].push_back({{"variant", f.id},
+                                 {"ahead", f.ahead},
+                                 {"build_ms", f.build_ms},
+                                 {"extra_weight_bytes", f.extra_bytes},
+                                 {"max_abs_diff_vs_chain", f.max_abs_diff}});
+      fused_extra += f.extra_bytes;
+    }
+    report["fused_extra_weight_bytes"] = fused_extra;
+    report["max_fused_variants"] = max_fused;
     if (int8) {
       report["int8_engine_build_s"] = int8_build_s;
       report["int8_blocks"] = int8_blocks;
@@ -280,11 +531,16 @@ int main(int argc, char** argv) {
       nlohmann::json j;
       j["exit"] = row.exit;
       j["variant"] = row.variant;
+      j["fused"] = row.fused;
       j["cpp_eager_ms"] = median(row.eager_ms);
       j["engine_ms"] = median(row.engine_ms);
+      j["engine_chained_ms"] = median(row.chained_ms);
       j["cpp_whole_graph_ms"] = median(row.whole_ms);
       j["engine_speedup_vs_cpp_eager"] =
           median(row.eager_ms) / median(row.engine_ms);
+      j["max_abs_diff_vs_eager"] = {{"engine", row.engine_diff},
+                                    {"engine_chained", row.chained_diff},
+                                    {"cpp_whole", row.whole_diff}};
       if (int8) {
         j["int8_engine_ms"] = median(row.int8_ms);
         j["int8_speedup_vs_cpp_eager"] =
@@ -311,18 +567,55 @@ int main(int argc, char** argv) {
         }
         j["python_port_max_abs_diff"] = row.python_diff;
       }
+      for (const auto& [recipe, ms] : row.recipe_ms) {
+        j["recipes"][recipe] = median(ms);
+      }
+      for (const auto& [recipe, d] : row.recipe_diff) {
+        j["recipes"][recipe + "/max_abs_diff_vs_eager"] = d;
+      }
       report["exits"].push_back(j);
     }
     if (json) {
       fmt::print("{}\n", report.dump(2));
       return 0;
     }
+    auto count_rules = [](const std::vector<runtime::BlockReport>& blocks) {
+      std::map<std::string, int> n;
+      for (const auto& b : blocks) {
+        ++n[runtime::to_string(b.form) + " by " + runtime::to_string(b.rule)];
+      }
+      std::vector<std::string> parts;
+      for (const auto& [k, v] : n) parts.push_back(fmt::format("{} {}", v, k));
+      return fmt::format("{}", fmt::join(parts, ", "));
+    };
+    auto startup_line = [](const char* what, const nlohmann::json& j) {
+      fmt::print(
+          "start-up {:<7} {:6.2f} s to the first inference (bundle {:.2f} s, "
+          "engine {:.2f} s of which timing {:.2f} s and fusing {:.2f} s, "
+          "first inference {:.1f} ms; form cache {})\n",
+          what, j["ready_s"].get<double>(), j["bundle_load_s"].get<double>(),
+          j["engine_build_s"].get<double>(), j["timing_s"].get<double>(),
+          j["fusing_s"].get<double>(), j["first_inference_ms"].get<double>(),
+          j["cache"].get<std::string>());
+    };
     fmt::print(
-        "engine: {} blocks, {} optimised, built in {:.2f} s; weights {:.2f} MB "
-        "(eager net {:.2f} MB); {} threads\n",
-        engine.blocks().size(), optimized_blocks, build_s,
+        "engine: {} blocks, {} optimised; weights {:.2f} MB (eager net {:.2f} "
+        "MB; the {} whole-variant graphs would hold {:.2f} MB more); {} "
+        "threads\n",
+        engine.blocks().size(), optimized_blocks,
         double(engine.weight_bytes()) / 1e6, double(eager_bytes) / 1e6,
-        threads);
+        whole.size(), double(whole_bytes) / 1e6, threads);
+    startup_line("cold", cold_json);
+    startup_line("cached", report["startup_cached"]);
+    fmt::print("forms, cold start: {}\n", count_rules(cold_blocks));
+    fmt::print("forms, timed engine: {} (cache {})\n",
+               count_rules(engine.blocks()), form_cache);
+    fmt::print(
+        "fused: {} variants (bound {}), {:.0f} bytes of weights not shared "
+        "with the blocks:",
+        engine.fused_variants().size(), max_fused, double(fused_extra));
+    for (const auto& f : engine.fused_variants()) fmt::print(" {}", f.id);
+    fmt::print("\n");
     if (int8) {
       fmt::print(
           "int8 engine: {} of {} blocks int8 ({} calibration images), built "
@@ -331,16 +624,18 @@ int main(int argc, char** argv) {
           double(int8->weight_bytes()) / 1e6);
     }
     if (show_blocks) {
-      const auto& blocks = int8 ? int8->blocks() : engine.blocks();
-      for (const auto& b : blocks) {
+      fmt::print("\n{:<22} {:>9} {:>9} {:>9} {:>10} {:<12} {:>9} {:>7}\n",
+                 "block", "eager", "optim.", "int8", "form", "rule (cold)", "p",
+                 "gain");
+      for (size_t i = 0; i < cold_blocks.size(); ++i) {
+        const auto& b = cold_blocks[i];
         fmt::print(
-            "  {:<22} eager {:>7.3f} ms  optimised {:>7.3f} ms  int8 {:>7.3f} "
-            "ms (error {:.3f})  -> {}\n",
-            b.name, b.eager_ms, b.optimized_ms, b.int8_ms, b.int8_error,
-            b.int8 ? "int8"
-                   : (b.optimized ? (b.mkldnn_in ? "optimised (MKL-DNN in)"
-                                                 : "optimised")
-                                  : "eager"));
+            "{:<22} {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>10} {:<12} {:>9.2g} "
+            "{:>6.1f}%  now: {} by {}\n",
+            b.name, b.eager_ms, b.optimized_ms, b.int8_ms,
+            runtime::to_string(b.form), runtime::to_string(b.rule), b.p_value,
+            100 * b.gain, runtime::to_string(engine.blocks()[i].form),
+            runtime::to_string(engine.blocks()[i].rule));
       }
     }
     auto cell = [](const nlohmann::json& j, const char* key, const char* f) {
@@ -349,24 +644,54 @@ int main(int argc, char** argv) {
                  : std::string("-");
     };
     fmt::print(
-        "{:<5} {:<26} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} "
-        "{:>8} {:>8}\n",
-        "exit", "variant", "C++ eager", "C++ whole", "engine", "int8",
-        "speedup", "int8 sp.", "Py eager", "Py optim", "vs Py o.", "int8/Pyo");
+        "\n{:<5} {:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} "
+        "{:>8} {:>9}\n",
+        "exit", "variant", "C++ eager", "C++ whole", "engine", "chained",
+        "int8", "Py eager", "Py optim", "vs eager", "vs Py o.", "max |d|");
     for (const auto& j : report["exits"]) {
       fmt::print(
-          "{:<5} {:<26} {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>9} {:>7.2f}x "
-          "{:>8} {:>9} {:>9} {:>8} {:>8}\n",
-          j["exit"].get<int>(), j["variant"].get<std::string>(),
+          "{:<5} {:<28} {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>9} "
+          "{:>9} {:>9} {:>7.2f}x {:>8} {:>9.2g}\n",
+          j["exit"].get<int>(),
+          j["variant"].get<std::string>() +
+              (j["fused"].get<bool>() ? " (fused)" : ""),
           j["cpp_eager_ms"].get<double>(),
           j["cpp_whole_graph_ms"].get<double>(), j["engine_ms"].get<double>(),
+          j["engine_chained_ms"].get<double>(),
           cell(j, "int8_engine_ms", "{:.3f}ms"),
-          j["engine_speedup_vs_cpp_eager"].get<double>(),
-          cell(j, "int8_speedup_vs_cpp_eager", "{:.2f}x"),
           cell(j, "python_eager_ms", "{:.3f}ms"),
           cell(j, "python_optimized_ms", "{:.3f}ms"),
+          j["engine_speedup_vs_cpp_eager"].get<double>(),
           cell(j, "engine_speedup_vs_python_optimized", "{:.2f}x"),
-          cell(j, "int8_speedup_vs_python_optimized", "{:.2f}x"));
+          j["max_abs_diff_vs_eager"]["engine"].get<double>());
+    }
+    fmt::print(
+        "(vs eager: C++ eager / engine, target ≥ 2; vs Py o.: Python "
+        "optimize_for_inference / engine, target ≥ 1; max |d|: engine logits "
+        "against eager, target ≤ 1e-5; chained |d| {:.2g}, C++ whole |d| "
+        "{:.2g} at most)\n",
+        std::accumulate(rows.begin(), rows.end(), 0.0,
+                        [](double m, const ExitRow& r) {
+                          return std::max(m, r.chained_diff);
+                        }),
+        std::accumulate(rows.begin(), rows.end(), 0.0,
+                        [](double m, const ExitRow& r) {
+                          return std::max(m, r.whole_diff);
+                        }));
+    if (try_passes) {
+      fmt::print(
+          "\nwhole-graph recipes, each beside the engine in its own "
+          "rounds (ms; recipe / engine)\n");
+      for (const ExitRow& row : rows) {
+        fmt::print("exit {}:", row.exit);
+        for (const std::string& recipe : recipes()) {
+          const double ms = median(row.recipe_ms.at(recipe));
+          const double eng = median(row.recipe_ms.at(recipe + "/engine"));
+          fmt::print("  {} {:.3f} vs {:.3f} ({:.2f}x, |d| {:.2g})", recipe, ms,
+                     eng, ms / eng, row.recipe_diff.at(recipe));
+        }
+        fmt::print("\n");
+      }
     }
     if (accuracy_images > 0) {
       fmt::print(

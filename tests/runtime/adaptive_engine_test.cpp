@@ -3,15 +3,20 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "runtime/int8_quantizer.h"
 #include "tests/fixtures/int8_support.h"
 #include "tests/fixtures/tiny_elastic_spec.h"
+#include "tests/test_util.h"
 
 namespace adascale::runtime {
 namespace {
+
+using adascale::testing::TempDir;
 
 operators::ElasticNet trained_like_net(uint64_t seed = 0) {
   torch::manual_seed(seed);
@@ -56,10 +61,23 @@ TEST(AdaptiveEngine, EveryVariantMatchesTheEagerNetInEveryMode) {
           << engine.space().to_string(engine.variants()[i]);
     }
     for (const BlockReport& b : engine.blocks()) {
-      EXPECT_EQ(b.optimized,
-                mode == BlockMode::kOptimized || (mode == BlockMode::kFastest &&
-                                                  b.optimized_ms < b.eager_ms))
-          << b.name;
+      EXPECT_EQ(b.optimized, b.form != Form::kEager) << b.name;
+      if (mode != BlockMode::kFastest) {
+        EXPECT_EQ(b.rule, FormRule::kMode) << b.name;
+        EXPECT_EQ(b.optimized, mode == BlockMode::kOptimized) << b.name;
+        continue;
+      }
+      // The optimised form unless eager won on evidence (or nothing else
+      // could be built).
+      if (b.form == Form::kEager) {
+        EXPECT_TRUE(b.rule == FormRule::kSignificant ||
+                    b.rule == FormRule::kFallback)
+            << b.name;
+      } else {
+        EXPECT_TRUE(b.rule == FormRule::kSignificant ||
+                    b.rule == FormRule::kDefault)
+            << b.name;
+      }
     }
   }
 }
@@ -256,17 +274,20 @@ TEST(AdaptiveEngine, Int8BlocksOverTheToleranceStayFloat) {
                       eager_logits(reference, x, v), 1e-4, 1e-5));
 }
 
-TEST(AdaptiveEngine, Int8FastestModeKeepsTheFastestForm) {
+TEST(AdaptiveEngine, Int8FastestModeLeavesTheDefaultOnlyOnEvidence) {
   ADASCALE_REQUIRE_INT8();
-  AdaptiveEngine engine(trained_like_net(), int8_options(BlockMode::kFastest));
+  EngineOptions options = int8_options(BlockMode::kFastest);
+  options.timing_repeats = 9;
+  AdaptiveEngine engine(trained_like_net(), options);
   for (const BlockReport& b : engine.blocks()) {
-    if (b.int8_ms == 0) continue;  // no int8 form was kept for timing
-    EXPECT_EQ(b.int8, b.int8_ms < b.eager_ms &&
-                          (b.optimized_ms == 0 || b.int8_ms < b.optimized_ms))
-        << b.name;
-    EXPECT_EQ(b.optimized,
-              b.int8 || (b.optimized_ms > 0 && b.optimized_ms < b.eager_ms))
-        << b.name;
+    EXPECT_EQ(b.int8, b.form == Form::kInt8) << b.name;
+    EXPECT_EQ(b.optimized, b.form != Form::kEager) << b.name;
+    if (b.form != Form::kOptimized && b.rule != FormRule::kFallback) {
+      // Displacing the default takes a significant, large enough gain.
+      EXPECT_EQ(b.rule, FormRule::kSignificant) << b.name;
+      EXPECT_LT(b.p_value, options.choice.alpha) << b.name;
+      EXPECT_GE(b.gain, options.choice.min_gain) << b.name;
+    }
   }
 }
 
@@ -285,6 +306,213 @@ TEST(AdaptiveEngine, BadInt8OptionsAreRefused) {
   bad = int8_options();
   bad.int8_tolerance = 0;
   EXPECT_THROW(AdaptiveEngine(trained_like_net(), bad), UsageError);
+}
+
+// ---- form cache -----------------------------------------------------------
+
+EngineOptions cached_options(const std::string& dir) {
+  EngineOptions options;
+  options.timing_repeats = 5;
+  options.form_cache_dir = dir;
+  return options;
+}
+
+std::vector<std::string> block_names(const AdaptiveEngine& engine) {
+  std::vector<std::string> names;
+  for (const BlockReport& b : engine.blocks()) names.push_back(b.name);
+  return names;
+}
+
+TEST(AdaptiveEngine, TheFirstStartStoresItsFormsAndTheNextReusesThem) {
+  TempDir dir;
+  auto reference = trained_like_net();
+  AdaptiveEngine first(trained_like_net(), cached_options(dir.path()));
+  EXPECT_EQ(first.startup().cache, FormCacheStatus::kMissing);
+  EXPECT_TRUE(first.startup().cache_written);
+  ASSERT_TRUE(std::filesystem::exists(first.startup().cache_path));
+  EXPECT_EQ(std::filesystem::path(first.startup().cache_path).parent_path(),
+            dir.path());
+
+  AdaptiveEngine second(trained_like_net(), cached_options(dir.path()));
+  EXPECT_EQ(second.startup().cache, FormCacheStatus::kHit);
+  EXPECT_FALSE(second.startup().cache_written);
+  ASSERT_EQ(second.blocks().size(), first.blocks().size());
+  for (size_t i = 0; i < first.blocks().size(); ++i) {
+    const BlockReport& a = first.blocks()[i];
+    const BlockReport& b = second.blocks()[i];
+    EXPECT_EQ(b.form, a.form) << b.name;
+    EXPECT_EQ(b.rule, FormRule::kCache) << b.name;
+    EXPECT_EQ(b.decided_by, a.rule) << b.name;
+  }
+  torch::Tensor x = torch::randn({2, 3, 16, 16});
+  for (size_t i = 0; i < second.variants().size(); ++i) {
+    EXPECT_TRUE(torch::allclose(
+        second.infer(x, i).logits,
+        eager_logits(reference, x, second.variants()[i]), 1e-4, 1e-5));
+  }
+}
+
+// A decision stored once is what the engine runs, whatever the timing at
+// this start would say: here every block stored as eager but the stem.
+TEST(AdaptiveEngine, StoredDecisionsAreObeyedNotRetimed) {
+  TempDir dir;
+  AdaptiveEngine first(trained_like_net(), cached_options(dir.path()));
+  const std::string path = first.startup().cache_path;
+  // The key the engine used, read back from the file it wrote.
+  std::string text = core::read_file(path);
+  auto field = [&](const std::string& name) {
+    size_t at = text.find("\n" + name + " ") + name.size() + 2;
+    return text.substr(at, text.find('\n', at) - at);
+  };
+  FormCacheKey key{field("machine"), field("settings"), field("weights")};
+  FormCacheRead read = read_form_cache(path, key, block_names(first));
+  ASSERT_EQ(read.status, FormCacheStatus::kHit) << read.reason;
+  for (size_t i = 1; i < read.forms.size(); ++i) {
+    read.forms[i].form = Form::kEager;
+    read.forms[i].rule = FormRule::kSignificant;
+  }
+  read.forms[0].form = Form::kOptimized;
+  write_form_cache(path, key, read.forms);
+
+  AdaptiveEngine second(trained_like_net(), cached_options(dir.path()));
+  ASSERT_EQ(second.startup().cache, FormCacheStatus::kHit);
+  EXPECT_EQ(second.blocks()[0].form, Form::kOptimized);
+  for (size_t i = 1; i < second.blocks().size(); ++i) {
+    EXPECT_EQ(second.blocks()[i].form, Form::kEager) << second.blocks()[i].name;
+    EXPECT_FALSE(second.blocks()[i].optimized);
+    EXPECT_EQ(second.blocks()[i].rule, FormRule::kCache);
+  }
+  // With eager blocks in every chain nothing can be fused.
+  EXPECT_TRUE(second.fused_variants().empty());
+}
+
+TEST(AdaptiveEngine, ACorruptOrStaleCacheIsRebuiltNeverTrusted) {
+  TempDir dir;
+  std::string path;
+  {
+    AdaptiveEngine first(trained_like_net(), cached_options(dir.path()));
+    path = first.startup().cache_path;
+  }
+  // Flip the first stored form by hand: the checksum catches it.
+  std::string text = core::read_file(path);
+  const size_t at = text.find("block stem ") + 11;
+  const bool was_eager = text.compare(at, 5, "eager") == 0;
+  text.replace(at, was_eager ? 5 : 9, was_eager ? "optimized" : "eager");
+  core::write_file_atomic(path, text);
+  AdaptiveEngine second(trained_like_net(), cached_options(dir.path()));
+  EXPECT_EQ(second.startup().cache, FormCacheStatus::kCorrupt);
+  EXPECT_NE(second.startup().cache_reason.find("sha256"), std::string::npos)
+      << second.startup().cache_reason;
+  EXPECT_TRUE(second.startup().cache_written);
+  for (const BlockReport& b : second.blocks()) {
+    EXPECT_NE(b.rule, FormRule::kCache) << b.name;
+  }
+  AdaptiveEngine third(trained_like_net(), cached_options(dir.path()));
+  EXPECT_EQ(third.startup().cache, FormCacheStatus::kHit);
+
+  // Other weights (a retrained bundle): same file name, stale contents.
+  AdaptiveEngine retrained(trained_like_net(/*seed=*/1),
+                           cached_options(dir.path()));
+  EXPECT_EQ(retrained.startup().cache_path, path);
+  EXPECT_EQ(retrained.startup().cache, FormCacheStatus::kStale);
+  EXPECT_TRUE(retrained.startup().cache_written);
+  AdaptiveEngine again(trained_like_net(/*seed=*/1),
+                       cached_options(dir.path()));
+  EXPECT_EQ(again.startup().cache, FormCacheStatus::kHit);
+}
+
+TEST(AdaptiveEngine, AnUnwritableCacheDirectoryOnlyCostsTheTiming) {
+  TempDir dir;
+  // A file where the directory should be: the cache cannot be written.
+  const std::string blocked = dir.write("engine_cache", "not a directory");
+  AdaptiveEngine engine(trained_like_net(), cached_options(blocked));
+  EXPECT_FALSE(engine.startup().cache_written);
+  EXPECT_EQ(engine.blocks().size(), 10u);
+  EXPECT_EQ(form_cache_dir("bundles/x.adascale"),
+            "bundles/x.adascale/engine_cache");
+}
+
+// ---- fused variants ----------------------------------------------------
+
+TEST(AdaptiveEngine, TrunkVariantsAreFusedAheadAndEqualTheirChains) {
+  auto reference = trained_like_net();
+  EngineOptions options;
+  options.mode = BlockMode::kOptimized;
+  options.fuse_after = 0;  // only the trunk's, ahead
+  AdaptiveEngine engine(trained_like_net(), options);
+  std::vector<FusedReport> fused = engine.fused_variants();
+  ASSERT_EQ(fused.size(), 3u);  // one per exit
+  torch::Tensor x = torch::randn({3, 3, 16, 16});
+  for (int k = 0; k < 3; ++k) {
+    const size_t index = engine.index_of(engine.space().trunk(k));
+    EXPECT_TRUE(engine.fused(index));
+    EXPECT_EQ(fused[size_t(k)].variant, index);
+    EXPECT_TRUE(fused[size_t(k)].ahead);
+    // The stitched graph shares its blocks' weights.
+    EXPECT_EQ(fused[size_t(k)].extra_bytes, 0);
+    EXPECT_LE(fused[size_t(k)].max_abs_diff, 1e-5);
+    InferenceResult r = engine.infer(x, index);
+    torch::Tensor chained = engine.infer_chained(x, index);
+    EXPECT_LE((r.logits - chained).abs().max().item<double>(), 1e-5);
+    EXPECT_TRUE(torch::allclose(
+        r.logits, eager_logits(reference, x, engine.variants()[index]), 1e-4,
+        1e-5));
+    EXPECT_EQ(r.exit, k);
+    EXPECT_EQ(r.exits, std::vector<int>(3, k));
+  }
+}
+
+TEST(AdaptiveEngine, FusionStopsAtTheMemoryBound) {
+  EngineOptions options;
+  options.mode = BlockMode::kOptimized;
+  options.max_fused_variants = 2;
+  options.fuse_after = 0;
+  AdaptiveEngine engine(trained_like_net(), options);
+  EXPECT_EQ(engine.fused_variants().size(), 2u);
+  size_t unfused = 0;
+  while (engine.fused(unfused)) ++unfused;
+  EXPECT_FALSE(engine.fuse(unfused));
+  EXPECT_FALSE(engine.fused(unfused));
+  EXPECT_EQ(engine.fused_variants().size(), 2u);
+  // A fused variant asked again is simply fused.
+  EXPECT_TRUE(engine.fuse(engine.fused_variants()[0].variant));
+  EXPECT_THROW(engine.fuse(engine.variants().size()), UsageError);
+
+  options.max_fused_variants = 0;  // fusion off
+  AdaptiveEngine none(trained_like_net(), options);
+  EXPECT_TRUE(none.fused_variants().empty());
+  EXPECT_FALSE(none.fuse(0));
+}
+
+TEST(AdaptiveEngine, AVariantThatKeepsRunningIsFusedOnDemand) {
+  auto reference = trained_like_net();
+  EngineOptions options;
+  options.mode = BlockMode::kOptimized;
+  options.fuse_trunk = false;
+  options.fuse_after = 3;
+  AdaptiveEngine engine(trained_like_net(), options);
+  EXPECT_TRUE(engine.fused_variants().empty());
+  const size_t v = engine.variants().size() - 2;
+  torch::Tensor x = torch::randn({1, 3, 16, 16});
+  torch::Tensor want = eager_logits(reference, x, engine.variants()[v]);
+  for (int i = 0; i < 2; ++i) engine.infer(x, v);
+  engine.wait_for_fusions();
+  EXPECT_FALSE(engine.fused(v));  // two runs: under the threshold
+  engine.infer(x, v);
+  engine.wait_for_fusions();
+  ASSERT_TRUE(engine.fused(v));
+  ASSERT_EQ(engine.fused_variants().size(), 1u);
+  EXPECT_FALSE(engine.fused_variants()[0].ahead);
+  EXPECT_TRUE(torch::allclose(engine.infer(x, v).logits, want, 1e-4, 1e-5));
+  // Early exit needs the intermediate exits: it runs the chain.
+  engine.set_early_exit_threshold(0.2000001);
+  EXPECT_EQ(engine.infer(x, v).exit, 0);
+}
+
+TEST(AdaptiveEngine, EagerModeFusesNothing) {
+  AdaptiveEngine engine(trained_like_net(), {BlockMode::kEager, 1, 0});
+  EXPECT_TRUE(engine.fused_variants().empty());
+  EXPECT_FALSE(engine.fuse(0));
 }
 
 }  // namespace
