@@ -9,7 +9,7 @@
 #   scripts/reproduce.sh [--budget quick|full] [--only NAME ...] [--skip-run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ORDER=(table2_fig5 tables3_4 constrained_latency branch_storage adaptive_vs_static probes)
+ORDER=(table2_fig5 tables3_4 constrained_latency branch_storage adaptive_vs_static probes ablations)
 usage() {
   echo "usage: scripts/reproduce.sh [--budget quick|full] [--only NAME ...] [--skip-run]" >&2
   echo "  NAME: ${ORDER[*]}" >&2

@@ -22,7 +22,7 @@ from pathlib import Path
 import common
 
 ORDER = ("table2_fig5", "tables3_4", "constrained_latency", "branch_storage",
-         "adaptive_vs_static", "probes")
+         "adaptive_vs_static", "probes", "ablations")
 
 _LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)((?:\s+\"[^\"]*\")?\))")
 _IMG_SRC = re.compile(r"(<img\b[^>]*\bsrc=[\"'])([^\"']+)([\"'])")

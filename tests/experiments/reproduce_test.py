@@ -212,7 +212,8 @@ class ReproduceTest(unittest.TestCase):
 
     def test_report_defaults_to_the_fixed_order(self):
         self.assertEqual(report.ORDER, ("table2_fig5", "tables3_4", "constrained_latency",
-                                        "branch_storage", "adaptive_vs_static", "probes"))
+                                        "branch_storage", "adaptive_vs_static", "probes",
+                                        "ablations"))
         md = report.gather("full").read_text()  # ROOT is the temporary tree
         for name in report.ORDER:
             self.assertIn(f"not yet run: `scripts/reproduce.sh --only {name}`", md)
