@@ -134,9 +134,11 @@ double median_of(std::vector<double> v) {
 // The engine settings a stored decision depends on besides the machine.
 std::string decision_settings(const EngineOptions& o) {
   return fmt::format(
-      "mode={} precision={} rounds={} alpha={} min_gain={} int8_tolerance={}",
+      "mode={} precision={} rounds={} alpha={} min_gain={} min_saving_ms={} "
+      "int8_tolerance={}",
       to_string(o.mode), to_string(o.precision), o.timing_repeats,
-      o.choice.alpha, o.choice.min_gain, o.int8_tolerance);
+      o.choice.alpha, o.choice.min_gain, o.choice.min_saving_ms,
+      o.int8_tolerance);
 }
 
 // A batch-1 input that is the same at every start (fused forms are checked

@@ -59,6 +59,11 @@ void check(const FormChoiceOptions& options) {
     throw UsageError(fmt::format("form choice alpha must be in (0, 1), got {}",
                                  options.alpha));
   }
+  if (!(options.min_saving_ms >= 0)) {
+    throw UsageError(
+        fmt::format("form choice min_saving_ms must be >= 0, got {}",
+                    options.min_saving_ms));
+  }
   if (!(options.min_gain >= 0 && options.min_gain < 1)) {
     throw UsageError(fmt::format(
         "form choice min_gain must be in [0, 1), got {}", options.min_gain));
@@ -87,18 +92,21 @@ PairedComparison compare_paired(const std::vector<double>& form_ms,
                     form_ms.size(), default_ms.size()));
   }
   PairedComparison c;
-  std::vector<double> ratios;
+  std::vector<double> ratios, savings;
   for (size_t i = 0; i < form_ms.size(); ++i) {
     if (form_ms[i] < default_ms[i]) ++c.wins;
     if (form_ms[i] > default_ms[i]) ++c.losses;
     if (default_ms[i] > 0) ratios.push_back(form_ms[i] / default_ms[i]);
+    savings.push_back(default_ms[i] - form_ms[i]);
   }
   c.p_value = sign_test_p(c.wins, c.losses);
-  if (!ratios.empty()) {
-    auto mid = ratios.begin() + long(ratios.size() / 2);
-    std::nth_element(ratios.begin(), mid, ratios.end());
-    c.gain = 1 - *mid;
-  }
+  auto median = [](std::vector<double>& v) {
+    auto mid = v.begin() + long(v.size() / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    return *mid;
+  };
+  if (!ratios.empty()) c.gain = 1 - median(ratios);
+  c.saving_ms = median(savings);
   return c;
 }
 
@@ -107,7 +115,8 @@ FormChoice choose_form(const std::vector<double>& default_ms,
                        const FormChoiceOptions& options) {
   check(options);
   auto convincing = [&](const PairedComparison& c) {
-    return c.p_value < options.alpha && c.gain >= options.min_gain;
+    return c.p_value < options.alpha && c.gain >= options.min_gain &&
+           c.saving_ms >= options.min_saving_ms;
   };
   FormChoice choice;  // the optimised form by default
   bool challenged = false;

@@ -50,10 +50,16 @@ struct FormChoiceOptions {
   /// Smallest gain, 1 − median(form / default) over the rounds, for which
   /// a form displaces the default: a 1% win is not worth a surprise.
   double min_gain = 0.05;
+  /// Smallest absolute saving per call, median over the rounds of
+  /// default − form, in ms. A block that leaves the optimised form keeps
+  /// every variant through it out of fusion (fused graphs are built from
+  /// optimised blocks), and fusing saves about this much per block
+  /// boundary; a 7% win on a 7 µs exit head is not worth that.
+  double min_saving_ms = 0.02;
 };
 
-/// Throws UsageError naming the field when alpha ∉ (0, 1) or
-/// min_gain ∉ [0, 1).
+/// Throws UsageError naming the field when alpha ∉ (0, 1),
+/// min_gain ∉ [0, 1) or min_saving_ms < 0.
 void check(const FormChoiceOptions& options);
 
 /// Batch-1 times of one form, one sample per round, the rounds shared with
@@ -89,6 +95,7 @@ struct PairedComparison {
   int wins = 0, losses = 0;
   double p_value = 1;
   double gain = 0;
+  double saving_ms = 0;  ///< median of default − form over the rounds
 };
 PairedComparison compare_paired(const std::vector<double>& form_ms,
                                 const std::vector<double>& default_ms);

@@ -84,13 +84,31 @@ TEST(FormChoice, ASmallConsistentGainIsNotWorthLeavingTheDefault) {
   EXPECT_EQ(c.rule, FormRule::kDefault);
   EXPECT_LT(c.p_value, 0.01);
   EXPECT_NEAR(c.gain, 0.02, 1e-9);
-  // With min_gain 0 the same evidence is enough.
+  // With min_gain 0 (and no absolute floor) the same evidence is enough.
   FormChoiceOptions eager_on_any_gain;
   eager_on_any_gain.min_gain = 0;
+  eager_on_any_gain.min_saving_ms = 0;
   EXPECT_EQ(choose_form(rounds(21, 1.0), {{Form::kEager, rounds(21, 0.98)}},
                         eager_on_any_gain)
                 .form,
             Form::kEager);
+}
+
+// An exit head of 7 µs: eager 10% faster in every round, significant and
+// over min_gain, but 0.7 µs a call is less than fusing it saves.
+TEST(FormChoice, ATinyAbsoluteSavingKeepsTheDefault) {
+  FormChoice c =
+      choose_form(rounds(21, 0.007), {{Form::kEager, rounds(21, 0.0063)}});
+  EXPECT_EQ(c.form, Form::kOptimized);
+  EXPECT_EQ(c.rule, FormRule::kDefault);
+  EXPECT_LT(c.p_value, 0.01);
+  // The same relative gain on a 0.7 ms block is worth it.
+  EXPECT_EQ(
+      choose_form(rounds(21, 0.7), {{Form::kEager, rounds(21, 0.63)}}).form,
+      Form::kEager);
+  FormChoiceOptions bad;
+  bad.min_saving_ms = -1;
+  EXPECT_THROW(choose_form(rounds(3, 1), {}, bad), UsageError);
 }
 
 TEST(FormChoice, TiesAndNoiseKeepTheDefault) {
