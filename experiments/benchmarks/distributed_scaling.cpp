@@ -206,9 +206,12 @@ int main(int argc, char** argv) {
           "env -u RANK -u WORLD_SIZE {} --role worker --workload {} "
           "--threads {} --batch {} --steps {}",
           binary, w, ranks, batch, steps);
-      // OMP_NUM_THREADS=1 as torchrun sets for several local ranks.
+      // OMP_NUM_THREADS=1 as torchrun sets for several local ranks;
+      // --redirects/--tee 2: Debian's torchrun cannot parse their default
+      // under Python 3.11 (docs/distributed.md).
       const std::string ddp = fmt::format(
-          "OMP_NUM_THREADS=1 torchrun --no_python --nproc_per_node={} "
+          "OMP_NUM_THREADS=1 torchrun --redirects 2 --tee 2 --no_python "
+          "--nproc_per_node={} "
           "--master_port={} {} --role worker --workload {} --threads 1 "
           "--batch {} --steps {}",
           ranks, port, binary, w, batch / ranks, steps);
@@ -220,7 +223,8 @@ int main(int argc, char** argv) {
             "/usr/bin/python3 {} --threads {} --batch {} --steps {}", py, ranks,
             batch, steps);
         const std::string py_ddp = fmt::format(
-            "OMP_NUM_THREADS=1 torchrun --nproc_per_node={} --master_port={} "
+            "OMP_NUM_THREADS=1 torchrun --redirects 2 --tee 2 "
+            "--nproc_per_node={} --master_port={} "
             "{} --threads 1 --batch {} --steps {}",
             ranks, port, py, batch / ranks, steps);
         out["python"][w]["one_process"] =

@@ -9,7 +9,7 @@ then --steps timed steps. Under torchrun (RANK set) the model is wrapped in
 DistributedDataParallel over Gloo and --batch is per rank; alone it is
 plain training. Rank 0 prints one JSON object with the global images/s.
 
-  OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 \\
+  OMP_NUM_THREADS=1 torchrun --redirects 2 --tee 2 --nproc_per_node=2 \\
       experiments/benchmarks/distributed_scaling.py --threads 1 --batch 32
   /usr/bin/python3 experiments/benchmarks/distributed_scaling.py --threads 2 --batch 64
 """
