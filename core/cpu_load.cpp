@@ -2,50 +2,22 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <string>
+
+#include "core/proc_files.h"
 
 namespace adascale::core {
 
 CpuTimes read_cpu_times(const std::string& proc_root) {
   CpuTimes t;
-  std::ifstream stat(proc_root + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return t;
-  std::istringstream fields(line);
-  std::string label;
-  uint64_t user, nice, system, idle, iowait, irq, softirq, steal = 0;
-  if (!(fields >> label >> user >> nice >> system >> idle >> iowait >> irq >>
-        softirq) ||
-      label != "cpu") {
-    return t;
-  }
-  if (!(fields >> steal)) steal = 0;  // absent on very old kernels
-  t.busy = user + nice + system + irq + softirq + steal;
-  t.total = t.busy + idle + iowait;
-
-  // /proc/self/stat: field 2 is "(comm)", which may contain spaces and ')',
-  // so count fields after the last ')'. utime and stime are fields 14, 15.
-  std::ifstream self(proc_root + "/self/stat");
-  if (!std::getline(self, line)) return t;
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return t;
-  std::istringstream rest(line.substr(close + 1));
-  std::string field;
-  uint64_t utime = 0, stime = 0;
-  int index = 3;
-  for (; index <= 15 && rest >> field; ++index) {
-    if (index < 14) continue;
-    char* end = nullptr;
-    unsigned long long v = std::strtoull(field.c_str(), &end, 10);
-    if (end == field.c_str() || *end != '\0') return t;
-    (index == 14 ? utime : stime) = v;
-  }
-  if (index <= 15) return t;  // truncated line
-  t.self = utime + stime;
+  auto machine = read_stat_cpu_ticks(proc_root);
+  if (!machine) return t;
+  t.busy = machine->busy;
+  t.total = machine->total;
+  auto self = read_self_cpu_ticks(proc_root);
+  if (!self) return t;
+  t.self = *self;
   t.valid = true;
   return t;
 }

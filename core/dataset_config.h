@@ -34,9 +34,35 @@ struct SyntheticConfig {
   }
 };
 
+/// `dataset.image_folder:` your own images in the torchvision ImageFolder
+/// layout, `root/<split>/<class>/*.jpg|*.png` (docs/configs.md).
+struct ImageFolderConfig {
+  /// Side every image is brought to; 0 = the model's `model.resolution`
+  /// (resolved when the config loads).
+  int image_size = 0;
+  /// crop: shorter side to image_size, then the centre square; stretch:
+  /// both sides to image_size (the aspect ratio is not kept).
+  std::string fit = "crop";
+  /// The decoded images of every split are held in memory when they take at
+  /// most this many MiB; a larger set is decoded by the loader's workers
+  /// batch by batch (0 = always).
+  int64_t cache_mb = 2048;
+
+  template <typename V>
+  void visit(V& v) {
+    using namespace config;
+    v("image_size", image_size, check::in_range(0, 4096),
+      "image side (0 = model.resolution)");
+    v("fit", fit, check::one_of({"crop", "stretch"}));
+    v("cache_mb", cache_mb, check::in_range<int64_t>(0, int64_t(1) << 30),
+      "in-memory bound for the decoded images");
+  }
+};
+
 /// `dataset:` section.
 struct DatasetConfig {
-  /// cifar10 | cifar100 | tiny_imagenet | mnist | fashion_mnist | synthetic
+  /// cifar10 | cifar100 | tiny_imagenet | mnist | fashion_mnist | synthetic |
+  /// image_folder
   std::string format = "synthetic";
   /// Directory holding the files in the format's official layout.
   std::string root;
@@ -53,13 +79,14 @@ struct DatasetConfig {
   /// Keep only the first N training images (0 = all): for quick runs.
   int64_t train_limit = 0;
   SyntheticConfig synthetic;
+  ImageFolderConfig image_folder;
 
   template <typename V>
   void visit(V& v) {
     using namespace config;
     v("format", format,
       check::one_of({"cifar10", "cifar100", "tiny_imagenet", "mnist",
-                     "fashion_mnist", "synthetic"}));
+                     "fashion_mnist", "synthetic", "image_folder"}));
     v("root", root, "dataset directory");
     v("label_kind", label_kind, check::one_of({"fine", "coarse"}));
     v("validation_fraction", validation_fraction, check::in_range(0.0, 0.9));
@@ -68,6 +95,7 @@ struct DatasetConfig {
     v("std", std, check::each(check::in_range(1e-6, 1.0)));
     v("train_limit", train_limit, check::at_least<int64_t>(0));
     v("synthetic", synthetic);
+    v("image_folder", image_folder);
   }
 };
 

@@ -99,6 +99,12 @@ RunConfig load_run_config(const std::optional<std::string>& path,
   if (path) tree = config::load_file(*path);
   for (const auto& o : overrides) config::apply_override(tree, o);
   auto cfg = config::Reader::read_struct<RunConfig>(tree);
+  // Own images are brought to the model's input side unless told otherwise;
+  // resolved here so that the run's config.yaml records the side it used.
+  ImageFolderConfig& folder = cfg.dataset.image_folder;
+  if (cfg.dataset.format == "image_folder" && folder.image_size == 0) {
+    folder.image_size = cfg.model.resolution;
+  }
   validate(cfg, tree);
   return cfg;
 }

@@ -3,19 +3,20 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/order_statistics.h"
+
 namespace adascale::core {
 
 LatencyStats summarize(std::vector<double> samples) {
   LatencyStats s;
   if (samples.empty()) return s;
-  std::sort(samples.begin(), samples.end());
-  size_t n = samples.size();
+  const size_t n = samples.size();
   s.repeats = int(n);
-  s.min_ms = samples.front();
-  s.median_ms =
-      n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
   s.mean_ms = std::accumulate(samples.begin(), samples.end(), 0.0) / double(n);
-  s.p90_ms = samples[std::min(n - 1, size_t(0.9 * double(n)))];
+  const std::vector<double> q = quantiles(std::move(samples), {0.0, 0.5, 0.9});
+  s.min_ms = q[0];
+  s.median_ms = q[1];
+  s.p90_ms = q[2];
   return s;
 }
 

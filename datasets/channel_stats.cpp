@@ -34,7 +34,11 @@ ChannelStats channel_stats(const ImageDataset& data,
       [&](const tbb::blocked_range<int64_t>& r, Sums acc) {
         for (int64_t j = r.begin(); j < r.end(); ++j) {
           int64_t i = indices.empty() ? j : indices[static_cast<size_t>(j)];
-          const uint8_t* img = data.image(i);
+          thread_local std::vector<uint8_t> scratch;
+          if (!data.in_memory()) {
+            scratch.resize(static_cast<size_t>(data.image_bytes()));
+          }
+          const uint8_t* img = data.read_image(i, scratch.data());
           for (size_t c = 0; c < channels; ++c) {
             uint64_t s = 0, q = 0;
             const uint8_t* p = img + static_cast<int64_t>(c) * plane;

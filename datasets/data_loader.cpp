@@ -110,7 +110,12 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t batch,
     const int64_t position = shard_rank_ + shard_count_ * (begin + i);
     uint64_t seed = core::mix_seed(
         {seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(position)});
-    transform_.apply(data_.image(sample), view, seed);
+    // A dataset that is not in memory is decoded here, by the workers.
+    thread_local std::vector<uint8_t> scratch;
+    if (!data_.in_memory()) {
+      scratch.resize(static_cast<size_t>(data_.image_bytes()));
+    }
+    transform_.apply(data_.read_image(sample, scratch.data()), view, seed);
     labels[i] = data_.labels[static_cast<size_t>(sample)];
   });
   return out;

@@ -7,6 +7,7 @@
 #include "datasets/channel_stats.h"
 #include "datasets/cifar_reader.h"
 #include "datasets/idx_reader.h"
+#include "datasets/image_folder_reader.h"
 #include "datasets/synthetic_dataset.h"
 #include "datasets/tiny_imagenet_reader.h"
 #include "datasets/validation_split.h"
@@ -27,17 +28,58 @@ ImageDataset read_split(const core::DatasetConfig& c, bool train) {
   throw ConfigError("dataset.format: unknown format '" + f + "'");
 }
 
+// Own images: val/, when the folder has it besides test/, is the
+// validation split instead of a share carved from train/.
+DatasetSplits load_image_folder(const core::DatasetConfig& config) {
+  ImageFolderSplits folder =
+      read_image_folder(config.root, config.image_folder);
+  const bool val_folder = folder.has_validation_folder();
+  DatasetSplits splits;
+  splits.train = std::move(folder.train);
+  splits.test = std::move(folder.test);
+  if (!val_folder) {
+    split_train_validation(splits, config.validation_fraction,
+                           static_cast<uint64_t>(config.split_seed),
+                           config.train_limit);
+    return splits;
+  }
+  // train_limit applies to train/'s images alone: split those (labels
+  // suffice), then the rest of `train` is val/.
+  DatasetSplits head;
+  head.train.class_names = splits.train.class_names;
+  head.train.labels.assign(splits.train.labels.begin(),
+                           splits.train.labels.begin() + folder.train_images);
+  split_train_validation(head, 0.0, static_cast<uint64_t>(config.split_seed),
+                         config.train_limit);
+  splits.train_indices = std::move(head.train_indices);
+  for (int64_t i = folder.train_images; i < splits.train.size(); ++i) {
+    splits.validation_indices.push_back(i);
+  }
+  log::info(
+      "{}: val/ is the validation split (dataset.validation_fraction "
+      "unused), test/ the test split",
+      config.root);
+  return splits;
+}
+
 }  // namespace
 
 DatasetSplits load_dataset(const core::DatasetConfig& config) {
   if (config.format != "synthetic" &&
       !std::filesystem::is_directory(config.root)) {
     throw DataError(config.root + ": dataset directory not found (format " +
-                    config.format + "; scripts/get_data.sh fetches CIFAR)");
+                    config.format +
+                    (config.format == "image_folder"
+                         ? "; expected root/train/<class>/*.jpg|png)"
+                         : "; scripts/get_data.sh fetches CIFAR)"));
   }
   DatasetSplits splits;
-  splits.train = read_split(config, true);
-  splits.test = read_split(config, false);
+  if (config.format == "image_folder") {
+    splits = load_image_folder(config);
+  } else {
+    splits.train = read_split(config, true);
+    splits.test = read_split(config, false);
+  }
   if (splits.train.channels != splits.test.channels ||
       splits.train.height != splits.test.height ||
       splits.train.width != splits.test.width ||
@@ -45,9 +87,11 @@ DatasetSplits load_dataset(const core::DatasetConfig& config) {
     throw DataError(config.root +
                     ": train and test splits differ in shape or classes");
   }
-  split_train_validation(splits, config.validation_fraction,
-                         static_cast<uint64_t>(config.split_seed),
-                         config.train_limit);
+  if (config.format != "image_folder") {
+    split_train_validation(splits, config.validation_fraction,
+                           static_cast<uint64_t>(config.split_seed),
+                           config.train_limit);
+  }
   log::info("{}: {} train, {} validation, {} test images, {} classes, {}x{}x{}",
             config.format, splits.train_indices.size(),
             splits.validation_indices.size(), splits.test.size(),

@@ -1,11 +1,23 @@
 #pragma once
-/// A decoded image dataset held in memory as 8-bit pixels.
+/// An image dataset as 8-bit pixels: held in memory, or (for image folders
+/// too large for that) decoded on demand.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace adascale::datasets {
+
+/// Decodes the images of a dataset too large to hold decoded in memory, one
+/// at a time, from any thread.
+class ImageSource {
+ public:
+  virtual ~ImageSource() = default;
+  /// Writes image `i` (C×H×W planar, as in ImageDataset::pixels) to `out`.
+  /// Throws DataError naming the file when it cannot be decoded.
+  virtual void read(int64_t i, uint8_t* out) const = 0;
+};
 
 /// N images of C×H×W 8-bit pixels (planar: all of channel 0, then 1, ...,
 /// each row-major, as in the CIFAR records) with one label each.
@@ -17,16 +29,28 @@ struct ImageDataset {
   std::vector<uint8_t> pixels;           ///< size() × image_bytes()
   std::vector<int32_t> labels;           ///< in [0, class_names.size())
   std::vector<std::string> class_names;  ///< label → readable name
+  /// Set when the images are decoded on demand instead of held: `pixels`
+  /// is then empty and only read_image() reaches them.
+  std::shared_ptr<const ImageSource> source;
 
+  bool in_memory() const { return source == nullptr; }
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   int num_classes() const { return static_cast<int>(class_names.size()); }
   int64_t image_bytes() const {
     return static_cast<int64_t>(channels) * height * width;
   }
+  /// Image `i` of an in-memory dataset (see read_image()).
   const uint8_t* image(int64_t i) const {
     return pixels.data() + i * image_bytes();
   }
   uint8_t* image(int64_t i) { return pixels.data() + i * image_bytes(); }
+  /// Image `i` wherever it is: in `pixels`, or decoded into `scratch`
+  /// (image_bytes() long) when the dataset is not in memory.
+  const uint8_t* read_image(int64_t i, uint8_t* scratch) const {
+    if (in_memory()) return image(i);
+    source->read(i, scratch);
+    return scratch;
+  }
 };
 
 /// The splits of a dataset. `validation` is carved from the official

@@ -13,7 +13,11 @@ NormalizedImages load_normalized_images(
     const core::DatasetConfig& dataset,
     const core::InputNormalization& normalization, int channels, int resolution,
     ImageSplit split, int64_t limit) {
-  DatasetSplits splits = load_dataset(dataset);
+  core::DatasetConfig config = dataset;
+  if (config.image_folder.image_size == 0) {
+    config.image_folder.image_size = resolution;
+  }
+  DatasetSplits splits = load_dataset(config);
   const bool test = split == ImageSplit::kTest;
   const ImageDataset& source = test ? splits.test : splits.train;
   if (source.channels != channels || source.height != resolution ||
@@ -39,10 +43,19 @@ NormalizedImages load_normalized_images(
   }
   if (limit > 0 && int64_t(rows.size()) > limit) rows.resize(size_t(limit));
   const int64_t n = int64_t(rows.size());
-  torch::Tensor all = torch::from_blob(
-      const_cast<uint8_t*>(source.pixels.data()),
-      {source.size(), channels, resolution, resolution}, torch::kUInt8);
-  torch::Tensor pixels = all.index_select(0, torch::tensor(rows));
+  torch::Tensor pixels;
+  if (source.in_memory()) {
+    torch::Tensor all = torch::from_blob(
+        const_cast<uint8_t*>(source.pixels.data()),
+        {source.size(), channels, resolution, resolution}, torch::kUInt8);
+    pixels = all.index_select(0, torch::tensor(rows));
+  } else {
+    pixels = torch::empty({n, channels, resolution, resolution}, torch::kUInt8);
+    uint8_t* out = pixels.data_ptr<uint8_t>();
+    for (int64_t k = 0; k < n; ++k) {
+      source.source->read(rows[size_t(k)], out + k * source.image_bytes());
+    }
+  }
   auto as_tensor = [&](const std::vector<double>& v) {
     return torch::tensor(std::vector<float>(v.begin(), v.end()))
         .view({1, channels, 1, 1});

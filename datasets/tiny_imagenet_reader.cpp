@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -17,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/logging.h"
+#include "datasets/image_decode.h"
 #include "datasets/reader_util.h"
 
 namespace adascale::datasets {
@@ -24,13 +24,6 @@ namespace adascale::datasets {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Tiny ImageNet's images are 64x64; this leaves room for any image dataset
-// in the same layout while a header claiming 30000x30000 (2.7 GB decoded)
-// is refused before decoding.
-constexpr int kMaxImageSide = 4096;
-// A JPEG of kMaxImageSide squared at the highest quality is well below it.
-constexpr uintmax_t kMaxImageFileBytes = uintmax_t(64) << 20;
 
 // One image to decode and its label.
 struct Sample {
@@ -81,38 +74,10 @@ std::vector<std::string> split_tabs(const std::string& text) {
   }
 }
 
-// Like a shell glob, hidden files (e.g. macOS "._x.JPEG") are skipped.
-bool is_jpeg_name(const fs::path& path) {
-  const std::string name = path.filename().string();
-  if (name.empty() || name[0] == '.') return false;
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
-  return ext == ".jpeg" || ext == ".jpg";
-}
-
-// File names (not paths) of the JPEGs in `dir`, sorted. Something named
-// like an image that is not a file (a directory, a dangling link) is an
-// error rather than a silently smaller dataset.
+// File names (not paths) of the JPEGs in `dir`, sorted.
 std::vector<std::string> list_jpegs(const std::string& dir,
                                     const std::string& what) {
-  require_directory(dir, what);
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    if (!is_jpeg_name(it->path())) continue;
-    std::error_code type_ec;
-    if (!it->is_regular_file(type_ec)) {
-      throw DataError(it->path().string() +
-                      ": named like an image but not a regular file");
-    }
-    names.push_back(it->path().filename().string());
-  }
-  if (ec) throw DataError(dir + ": cannot list: " + ec.message());
-  std::sort(names.begin(), names.end());
-  return names;
+  return list_image_files(dir, what, {".jpeg", ".jpg"});
 }
 
 // wnid → readable name from words.txt, for the wnids we use; absent entries
@@ -218,151 +183,11 @@ std::vector<Sample> val_samples(
   return samples;
 }
 
-// OpenCV's BGR, interleaved → our planar RGB.
-void store_planar_rgb(const cv::Mat& bgr, uint8_t* out) {
-  const size_t plane = static_cast<size_t>(bgr.rows) * bgr.cols;
-  for (int y = 0; y < bgr.rows; ++y) {
-    const uint8_t* row = bgr.ptr<uint8_t>(y);
-    const size_t base = static_cast<size_t>(y) * bgr.cols;
-    for (int x = 0; x < bgr.cols; ++x) {
-      out[base + x] = row[3 * x + 2];
-      out[plane + base + x] = row[3 * x + 1];
-      out[2 * plane + base + x] = row[3 * x];
-    }
-  }
-}
-
-// libjpeg decodes a JPEG cut short inside its scan data into a partly grey
-// image with no more than a warning, so such a file is caught here: in a
-// whole JPEG an end-of-image marker (FF D9) follows the last start-of-scan
-// marker (FF DA). Neither can occur inside entropy-coded data (FF is stuffed
-// there), and trailing bytes after the marker are tolerated.
-bool is_truncated_jpeg(const std::vector<unsigned char>& bytes) {
-  const size_t n = bytes.size();
-  if (n < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8) return false;
-  size_t last_scan = n;
-  for (size_t i = n - 1; i-- > 2;) {
-    if (bytes[i] == 0xFF && bytes[i + 1] == 0xDA) {
-      last_scan = i;
-      break;
-    }
-  }
-  if (last_scan == n) return false;  // no scan at all: the decoder refuses it
-  for (size_t i = last_scan + 2; i + 1 < n; ++i) {
-    if (bytes[i] == 0xFF && bytes[i + 1] == 0xD9) return false;
-  }
-  return true;
-}
-
-// Width and height from a JPEG's frame header (SOFn), read without
-// decoding anything; {0, 0} when there is none before the first scan.
-std::pair<int, int> jpeg_frame_size(const std::vector<unsigned char>& bytes) {
-  const size_t n = bytes.size();
-  size_t i = 2;  // after SOI
-  while (i + 1 < n) {
-    if (bytes[i] != 0xFF) return {0, 0};
-    while (i + 1 < n && bytes[i + 1] == 0xFF) ++i;  // fill bytes
-    if (i + 1 >= n) break;
-    const unsigned char marker = bytes[i + 1];
-    i += 2;
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;
-    if (marker == 0xD9 || marker == 0xDA || i + 1 >= n) break;
-    const size_t length = (size_t(bytes[i]) << 8) | bytes[i + 1];
-    const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
-                       marker != 0xC8 && marker != 0xCC;
-    if (frame && length >= 7 && i + 6 < n) {
-      const int height = (int(bytes[i + 3]) << 8) | bytes[i + 4];
-      const int width = (int(bytes[i + 5]) << 8) | bytes[i + 6];
-      return {width, height};
-    }
-    if (length < 2) break;
-    i += length;
-  }
-  return {0, 0};
-}
-
-const char* other_format(const std::vector<unsigned char>& bytes) {
-  auto starts = [&](std::initializer_list<unsigned char> magic) {
-    return bytes.size() >= magic.size() &&
-           std::equal(magic.begin(), magic.end(), bytes.begin());
-  };
-  if (starts({0x89, 'P', 'N', 'G'})) return "PNG";
-  if (starts({'G', 'I', 'F', '8'})) return "GIF";
-  if (starts({'B', 'M'})) return "BMP";
-  if (starts({'R', 'I', 'F', 'F'})) return "RIFF/WebP";
-  return "unknown";
-}
-
-// Decodes `path` to 8-bit BGR. Returns an empty Mat and sets `error` (a full
-// message naming the file) instead of throwing, so that parallel workers can
-// report in file order. The frame header is checked before decoding:
-// against kMaxImageSide, and against `expected` (cols, rows) when given,
-// so a small file declaring a huge image is refused without allocating it.
+// Decodes `path` to 8-bit BGR, or sets `error`; the frame header is checked
+// against `expected` (cols, rows) before decoding when that is given.
 cv::Mat decode_bgr(const std::string& path, std::string& error,
                    std::pair<int, int> expected = {0, 0}) {
-  try {
-    std::error_code ec;
-    const auto file_bytes = fs::file_size(path, ec);
-    if (!ec && file_bytes > kMaxImageFileBytes) {
-      error = path + ": cannot decode image: " + std::to_string(file_bytes) +
-              " bytes, more than an image this reader takes";
-      return {};
-    }
-    std::vector<unsigned char> bytes = read_binary_file(path);
-    if (bytes.empty()) {
-      error = path + ": cannot decode image: the file is empty";
-      return {};
-    }
-    if (bytes.size() < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8 ||
-        bytes[2] != 0xFF) {
-      error = path + ": cannot decode image: not a JPEG file (" +
-              other_format(bytes) + " data) despite its name";
-      return {};
-    }
-    const auto [width, height] = jpeg_frame_size(bytes);
-    if (width <= 0 || height <= 0) {
-      error = path + ": cannot decode image: no JPEG frame header";
-      return {};
-    }
-    if (width > kMaxImageSide || height > kMaxImageSide) {
-      error = path + ": cannot decode image: JPEG header declares " +
-              std::to_string(width) + "x" + std::to_string(height) +
-              " pixels, more than the " + std::to_string(kMaxImageSide) +
-              "-pixel side this reader takes";
-      return {};
-    }
-    if (expected.first > 0 &&
-        (width != expected.first || height != expected.second)) {
-      error = path + ": image is " + std::to_string(width) + "x" +
-              std::to_string(height) + " (width x height), expected " +
-              std::to_string(expected.first) + "x" +
-              std::to_string(expected.second) + " like the first image";
-      return {};
-    }
-    if (is_truncated_jpeg(bytes)) {
-      error = path +
-              ": cannot decode image: truncated JPEG (no end-of-image marker "
-              "after the last scan)";
-      return {};
-    }
-    cv::Mat image = cv::imdecode(
-        cv::Mat(1, static_cast<int>(bytes.size()), CV_8UC1, bytes.data()),
-        cv::IMREAD_COLOR);
-    if (image.empty()) {
-      error = path + ": cannot decode image (unreadable or corrupt)";
-      return {};
-    }
-    if (image.type() != CV_8UC3) {
-      error = path + ": cannot decode image: unexpected pixel type";
-      return {};
-    }
-    return image;
-  } catch (const DataError& e) {
-    error = e.what();
-  } catch (const std::exception& e) {
-    error = path + ": cannot decode image: " + e.what();
-  }
-  return {};
+  return decode_image_bgr(path, ImageEncodings::kJpeg, error, expected);
 }
 
 // Decodes `path` into `out` (3×rows×cols planar RGB); returns the error

@@ -102,6 +102,8 @@ void AdaptationController::on_sample(const ResourceSample& sample) {
   reflex_armed_ = true;
   status_.load = *load;
   status_.forecast = forecast;
+  status_.forecast_score = forecaster_.score();
+  status_.forecast_model = forecaster_.choice();
   ++status_.decisions;
   decision_us_total_ += decision_us;
   status_.decision_us_mean = decision_us_total_ / double(status_.decisions);

@@ -17,6 +17,7 @@
 #include "runtime/adaptation_policy.h"
 #include "runtime/adaptive_engine.h"
 #include "runtime/ar_forecaster.h"
+#include "runtime/forecast_selector.h"
 #include "runtime/load_index.h"
 #include "runtime/resource_sample.h"
 #include "runtime/thread_governor.h"
@@ -38,6 +39,11 @@ struct ControllerStatus {
   int threads = 0;           ///< intra-op threads the engine is told to use
   size_t thread_changes = 0;
   size_t reflexes = 0;  ///< reactions to measured overruns between samples
+  /// Walk-forward errors of the AR and naive forecasts over this loop's
+  /// samples, and how often each was the one the policy got.
+  ForecastScore forecast_score;
+  /// The forecast behind `forecast`.
+  ForecastModel forecast_model = ForecastModel::kNaive;
 };
 
 class AdaptationController {
@@ -93,7 +99,7 @@ class AdaptationController {
   AdaptiveEngine& engine_;
   AdaptationPolicy policy_;
   std::vector<size_t> engine_index_;
-  ArForecaster forecaster_;
+  ForecastSelector forecaster_;
   LoadIndexWeights weights_;
   std::optional<ThreadGovernor> governor_;
   double feedback_quantile_;

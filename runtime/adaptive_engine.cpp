@@ -12,9 +12,11 @@
 
 #include "core/error.h"
 #include "core/logging.h"
+#include "core/order_statistics.h"
 #include "core/timing.h"
 #include "runtime/graph_fusion.h"
 #include "runtime/int8_quantizer.h"
+#include "runtime/intra_op_threads.h"
 #include "runtime/module_tracer.h"
 
 namespace adascale::runtime {
@@ -124,21 +126,54 @@ std::vector<std::vector<double>> paired_rounds_ms(
   return samples;
 }
 
+// 0 when a form was not timed (the report's convention).
+// paired_rounds_ms at each of `counts` intra-op thread counts:
+// samples[count][form][round]. Every round visits every count (in
+// alternating order) and at each one first runs forms[0] untimed, so that
+// the cost of resizing the thread team falls on no form's sample: in use
+// the count changes only when the variant does.
+std::vector<std::vector<std::vector<double>>> paired_rounds_by_threads(
+    const std::vector<std::function<void()>>& forms,
+    const std::vector<int>& counts, int rounds) {
+  if (counts.size() == 1) return {paired_rounds_ms(forms, rounds)};
+  constexpr int kWarmup = 3;
+  for (int threads : counts) {
+    set_intra_op_threads(threads);
+    for (int i = 0; i < kWarmup; ++i) {
+      for (const auto& f : forms) f();
+    }
+  }
+  std::vector<std::vector<std::vector<double>>> samples(
+      counts.size(), std::vector<std::vector<double>>(forms.size()));
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t j = 0; j < counts.size(); ++j) {
+      const size_t c = r % 2 == 0 ? j : counts.size() - 1 - j;
+      set_intra_op_threads(counts[c]);
+      forms[0]();
+      for (size_t k = 0; k < forms.size(); ++k) {
+        const size_t i = r % 2 == 0 ? k : forms.size() - 1 - k;
+        core::Stopwatch clock;
+        forms[i]();
+        samples[c][i].push_back(clock.milliseconds());
+      }
+    }
+  }
+  set_intra_op_threads(counts.front());
+  return samples;
+}
+
 double median_of(std::vector<double> v) {
-  if (v.empty()) return 0;
-  auto mid = v.begin() + long(v.size() / 2);
-  std::nth_element(v.begin(), mid, v.end());
-  return *mid;
+  return v.empty() ? 0 : core::median(std::move(v));
 }
 
 // The engine settings a stored decision depends on besides the machine.
 std::string decision_settings(const EngineOptions& o) {
   return fmt::format(
       "mode={} precision={} rounds={} alpha={} min_gain={} min_saving_ms={} "
-      "int8_tolerance={}",
+      "int8_tolerance={} choose_threads={}",
       to_string(o.mode), to_string(o.precision), o.timing_repeats,
       o.choice.alpha, o.choice.min_gain, o.choice.min_saving_ms,
-      o.int8_tolerance);
+      o.int8_tolerance, o.choose_threads);
 }
 
 // A batch-1 input that is the same at every start (fused forms are checked
@@ -208,7 +243,10 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
   BlockReport report;
   report.name = name;
   Block block;
+  block.id = reports_.size();
   block.eager = module;
+  // The running form's per-round times at each of thread_counts_.
+  std::vector<ThreadSamples> thread_samples;
   block.eager_forward = forward;
   // With a stored decision only the stored form is built: a cached start
   // neither times nor builds forms it will not run.
@@ -261,6 +299,7 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
     report.int8_ms = cached->int8_ms;
     report.p_value = cached->p_value;
     report.gain = cached->gain;
+    thread_samples = cached->threads;
     rule = FormRule::kCache;
     form = cached->form;
     if ((form == Form::kOptimized && !float_form) ||
@@ -293,7 +332,9 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
         [&] { to_layout(forward(to_layout(x, false)), out_mkldnn); }};
     if (int8_form) forms.push_back(as_graph(*int8_form, false));
     core::Stopwatch clock;
-    const auto ms = paired_rounds_ms(forms, options.timing_repeats);
+    const auto by_threads =
+        paired_rounds_by_threads(forms, thread_counts_, options.timing_repeats);
+    const auto& ms = by_threads.front();
     startup_.timing_s += clock.seconds();
     std::vector<FormSamples> alternatives = {{Form::kEager, ms[1]}};
     if (int8_form) alternatives.push_back({Form::kInt8, ms[2]});
@@ -306,8 +347,18 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
     if (int8_form) report.int8_ms = median_of(ms[2]);
     report.p_value = choice.p_value;
     report.gain = choice.gain;
+    const size_t chosen = form == Form::kOptimized ? 0
+                          : form == Form::kEager   ? 1
+                                                   : 2;
+    for (size_t c = 0; c < thread_counts_.size(); ++c) {
+      thread_samples.push_back({thread_counts_[c], by_threads[c][chosen]});
+    }
   }
   if (rule != FormRule::kCache) report.decided_by = rule;
+  if (rule == FormRule::kFallback) thread_samples.clear();
+  for (const ThreadSamples& t : thread_samples) {
+    report.threads_ms.push_back(median_of(t.ms));
+  }
 
   if (form == Form::kOptimized) {
     block.optimized = float_form;
@@ -343,6 +394,7 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
   decision.int8_ms = report.int8_ms;
   decision.p_value = report.p_value;
   decision.gain = report.gain;
+  decision.threads = std::move(thread_samples);
   decisions_.push_back(decision);
   reports_.push_back(report);
   return block;
@@ -380,6 +432,12 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
   }
   for (size_t i = 0; i < variants_.size(); ++i) {
     index_of_key_.emplace(space_.pack(variants_[i]), i);
+  }
+  thread_counts_ = {std::max(1, at::get_num_threads())};
+  if (options.choose_threads && options.mode == BlockMode::kFastest) {
+    for (int t = thread_counts_.front() / 2; t >= 1; t /= 2) {
+      thread_counts_.push_back(t);
+    }
   }
   net->eval();
   for (auto& p : net->parameters()) p.set_requires_grad(false);
@@ -485,6 +543,8 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
     x = next;
   }
 
+  choose_variant_threads(options.choice);
+
   // Store what was decided unless the file already says exactly that.
   bool changed = cache.status != FormCacheStatus::kHit;
   for (const BlockReport& b : reports_)
@@ -528,13 +588,19 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
       "engine: {} blocks ({} optimised, {} eager, {} int8; decided by cache "
       "{}, significant {}, default {}, fallback {}, mode {}), {} fused "
       "variants of at most {} ({} bytes of weights not shared), built in "
-      "{:.2f} s (timing {:.2f} s, fusing {:.2f} s)",
+      "{:.2f} s (timing {:.2f} s, fusing {:.2f} s); {} of {} variants run on "
+      "fewer than {} threads",
       reports_.size(), by_form[int(Form::kOptimized)],
       by_form[int(Form::kEager)], by_form[int(Form::kInt8)],
       by_rule[int(FormRule::kCache)], by_rule[int(FormRule::kSignificant)],
       by_rule[int(FormRule::kDefault)], by_rule[int(FormRule::kFallback)],
       by_rule[int(FormRule::kMode)], fused_reports_.size(), max_fused_,
-      fused_extra, startup_.build_s, startup_.timing_s, startup_.fusing_s);
+      fused_extra, startup_.build_s, startup_.timing_s, startup_.fusing_s,
+      std::count_if(variant_threads_.begin(), variant_threads_.end(),
+                    [&](const ThreadChoice& c) {
+                      return c.threads < thread_counts_.front();
+                    }),
+      variants_.size(), thread_counts_.front());
   if (max_fused_ > 0 && fuse_after_ > 0) {
     worker_ = std::thread([this] { fusion_worker(); });
   }
@@ -547,6 +613,67 @@ AdaptiveEngine::~AdaptiveEngine() {
   }
   queue_cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+}
+
+void AdaptiveEngine::choose_variant_threads(const FormChoiceOptions& options) {
+  variant_threads_.assign(variants_.size(), ThreadChoice{thread_counts_[0]});
+  if (thread_counts_.size() < 2) return;
+  // A block has usable timings when it was timed (or cached) at every count
+  // with the same number of rounds as the others; a variant through any
+  // block without them keeps the full count.
+  size_t rounds = 0;
+  std::vector<bool> usable(decisions_.size(), false);
+  for (size_t b = 0; b < decisions_.size(); ++b) {
+    const std::vector<ThreadSamples>& t = decisions_[b].threads;
+    bool ok = t.size() == thread_counts_.size() && !t[0].ms.empty();
+    for (size_t c = 0; ok && c < t.size(); ++c) {
+      ok =
+          t[c].threads == thread_counts_[c] && t[c].ms.size() == t[0].ms.size();
+    }
+    if (ok && rounds == 0) rounds = t[0].ms.size();
+    usable[b] = ok && t[0].ms.size() == rounds;
+  }
+  for (size_t v = 0; v < variants_.size(); ++v) {
+    const std::vector<const Block*> chain = chain_of(variants_[v]);
+    if (!std::all_of(chain.begin(), chain.end(),
+                     [&](const Block* b) { return usable[b->id]; })) {
+      continue;
+    }
+    // The variant's time in round r at count c: its blocks' round-r times
+    // summed (every block's rounds are paired the same way).
+    std::vector<ThreadSamples> at;
+    for (int threads : thread_counts_) {
+      at.push_back({threads, std::vector<double>(rounds, 0.0)});
+    }
+    for (const Block* b : chain) {
+      for (size_t c = 0; c < at.size(); ++c) {
+        const std::vector<double>& ms = decisions_[b->id].threads[c].ms;
+        for (size_t r = 0; r < rounds; ++r) at[c].ms[r] += ms[r];
+      }
+    }
+    variant_threads_[v] = choose_threads(
+        at.front(), std::vector<ThreadSamples>(at.begin() + 1, at.end()),
+        options);
+  }
+}
+
+const ThreadChoice& AdaptiveEngine::thread_choice(size_t variant) const {
+  if (variant >= variants_.size()) {
+    throw UsageError(fmt::format("variant {} out of range (the net has {})",
+                                 variant, variants_.size()));
+  }
+  return variant_threads_[variant];
+}
+
+void AdaptiveEngine::apply_threads(size_t variant) const {
+  const int cap = threads_.load(std::memory_order_acquire);
+  const int allowed = cap > 0 ? cap : thread_counts_.front();
+  // Only a count measured faster limits the cap; otherwise the variant
+  // takes every thread it is allowed.
+  const ThreadChoice& own = variant_threads_[variant];
+  set_intra_op_threads(own.rule == FormRule::kSignificant
+                           ? std::min(allowed, own.threads)
+                           : allowed);
 }
 
 std::vector<const AdaptiveEngine::Block*> AdaptiveEngine::chain_of(
@@ -721,6 +848,7 @@ torch::Tensor AdaptiveEngine::infer_chained(const torch::Tensor& batch,
     throw UsageError(fmt::format("variant {} out of range (the net has {})",
                                  index, variants_.size()));
   }
+  apply_threads(index);
   c10::InferenceMode inference;
   return run_chain(batch.to(device_), variants_[index]);
 }
@@ -733,10 +861,7 @@ InferenceResult AdaptiveEngine::infer(const torch::Tensor& batch,
                                  index, variants_.size()));
   }
   // OpenMP's thread count is per calling thread: apply it here.
-  const int threads = threads_.load(std::memory_order_acquire);
-  if (threads > 0 && at::get_num_threads() != threads) {
-    at::set_num_threads(threads);
-  }
+  apply_threads(index);
   c10::InferenceMode inference;
   const core::Variant& variant = variants_[index];
   const double tau = early_exit_threshold();

@@ -104,6 +104,13 @@ struct EngineOptions {
   /// and an executor plan, its weights shared with the blocks); 0 turns
   /// fusion off.
   int max_fused_variants = 16;
+  /// kFastest: also time every block at fewer intra-op threads (half the
+  /// engine's, a quarter, …, 1) and run each variant at the count its
+  /// blocks are fastest at together, by choose_threads' rule (form_choice.h)
+  /// over their paired rounds: small variants skip most of the cost of
+  /// forking and joining parallel regions. Never more threads than
+  /// set_threads allows.
+  bool choose_threads = true;
 };
 
 /// Where a bundle directory keeps its engines' form caches.
@@ -124,6 +131,9 @@ struct BlockReport {
   FormRule decided_by = FormRule::kMode;  ///< kCache: the stored rule
   double p_value = 1;                     ///< the decision's evidence
   double gain = 0;                        ///< (form_choice.h FormChoice)
+  /// The running form's median at each of AdaptiveEngine::thread_counts()
+  /// (empty when not timed).
+  std::vector<double> threads_ms;
 };
 
 /// How the engine started (for logs and the benchmark).
@@ -187,20 +197,31 @@ class AdaptiveEngine {
     return threshold_.load(std::memory_order_acquire);
   }
 
-  /// Intra-op threads inference should use, ≥ 1 (0 = leave LibTorch's
-  /// setting alone). Safe while inferring: each inferring thread applies a
-  /// change at the start of its next call (LibTorch's OpenMP thread count
-  /// is per calling thread). Under background load fewer threads than
-  /// cores avoid waiting at every parallel region for a descheduled worker.
+  /// Intra-op threads inference may use, ≥ 1 (0 = the count at
+  /// construction); a variant that runs faster on fewer (threads_of) uses
+  /// fewer. Safe while inferring: each inferring thread applies a change
+  /// at the start of its next call (LibTorch's OpenMP thread count is per
+  /// calling thread). Under background load fewer threads than cores avoid
+  /// waiting at every parallel region for a descheduled worker.
   void set_threads(int threads);
   int threads() const { return threads_.load(std::memory_order_acquire); }
+  /// The intra-op thread counts blocks were timed at: the count at
+  /// construction first, then fewer (just the first without
+  /// choose_threads, and in the eager and optimized modes).
+  const std::vector<int>& thread_counts() const { return thread_counts_; }
+  /// The thread count `variant` runs at when set_threads allows it, and
+  /// the evidence (kDefault: the count at construction).
+  const ThreadChoice& thread_choice(size_t variant) const;
+  int threads_of(size_t variant) const {
+    return thread_choice(variant).threads;
+  }
 
   /// Runs the active variant on a normalised N×C×H×W batch.
   InferenceResult infer(const torch::Tensor& batch) const;
   /// Runs variant `variant` (used by benchmarks and the static baseline).
   InferenceResult infer(const torch::Tensor& batch, size_t variant) const;
   /// Runs variant `variant` as its chain of blocks even when it is fused
-  /// (the reference the fused form is checked against).
+  /// (the reference the fused form is checked against), at its threads.
   torch::Tensor infer_chained(const torch::Tensor& batch, size_t variant) const;
 
   /// Fuses `variant` now, on the calling thread, unless it already is.
@@ -233,6 +254,7 @@ class AdaptiveEngine {
     /// An int8 graph takes and returns dense float tensors.
     bool mkldnn_in = false;
     bool mkldnn_out = false;
+    size_t id = 0;  ///< index into reports_ and decisions_
     torch::Tensor run(const torch::Tensor& x) const;
   };
 
@@ -251,6 +273,10 @@ class AdaptiveEngine {
   torch::Tensor run_chain(const torch::Tensor& x,
                           const core::Variant& variant) const;
   bool fuse_locked(size_t variant, bool ahead);
+  /// Chooses every variant's thread count from its blocks' timings.
+  void choose_variant_threads(const FormChoiceOptions& options);
+  /// Sets the calling thread's intra-op count for running `variant`.
+  void apply_threads(size_t variant) const;
   void note_unfused(size_t variant) const;
   void fusion_worker();
 
@@ -262,6 +288,8 @@ class AdaptiveEngine {
   std::vector<Block> exits_;                ///< [stage]
   std::vector<BlockReport> reports_;
   std::vector<CachedForm> decisions_;  ///< what the form cache stores
+  std::vector<int> thread_counts_;     ///< descending; [0] at construction
+  std::vector<ThreadChoice> variant_threads_;  ///< [variant]
   StartupReport startup_;
   int64_t weight_bytes_ = 0;
   torch::Device device_{torch::kCPU};

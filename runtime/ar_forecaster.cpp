@@ -65,6 +65,15 @@ void validate_forecast_config(const ForecastConfig& c) {
         "forecast.refit_every: must be >= 0 (0 = only on fit()), got {}",
         c.refit_every));
   }
+  if (c.model != "ar" && c.model != "naive" && c.model != "best") {
+    throw UsageError(fmt::format(
+        "forecast.model: expected one of ar|naive|best, got '{}'", c.model));
+  }
+  if (c.score_halflife < 1) {
+    throw UsageError(
+        fmt::format("forecast.score_halflife: must be >= 1 forecast, got {}",
+                    c.score_halflife));
+  }
 }
 
 ArForecaster::ArForecaster(ForecastConfig config) : config_(config) {

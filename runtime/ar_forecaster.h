@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <string>
 #include <vector>
 
 #include "core/config/checks.h"
@@ -27,6 +28,15 @@ struct ForecastConfig {
   int refit_every = 1;
   /// Clamp every forecast step to [0, 1] (the series is a load or a share).
   bool clamp_unit = false;
+  /// Which forecast the adaptation loop uses (runtime/forecast_selector.h):
+  /// "ar" (always the AR(p) model), "naive" (the last value) or "best"
+  /// (whichever has the lower recent walk-forward error; a tie goes to
+  /// naive).
+  std::string model = "best";
+  /// Half-life, in scored forecasts, of the exponentially weighted
+  /// walk-forward errors "best" compares; "best" also waits this many
+  /// scored forecasts before it trusts AR.
+  int score_halflife = 20;
 
   template <typename V>
   void visit(V& v) {
@@ -36,12 +46,16 @@ struct ForecastConfig {
     v("horizon", horizon, check::in_range(1, 10'000), "h, steps ahead");
     v("refit_every", refit_every, check::at_least(0), "pushes; 0 = manual");
     v("clamp_unit", clamp_unit, "clamp forecasts to [0, 1]");
+    v("model", model, check::one_of({"ar", "naive", "best"}),
+      "forecast the loop uses");
+    v("score_halflife", score_halflife, check::in_range(1, 1'000'000),
+      "scored forecasts");
   }
 };
 
 /// Throws UsageError naming the field: order ≥ 1, window ≥ 2·order + 2
 /// (at least order + 2 equations for the order + 1 unknowns), horizon ≥ 1,
-/// refit_every ≥ 0.
+/// refit_every ≥ 0, model one of ar|naive|best, score_halflife ≥ 1.
 void validate_forecast_config(const ForecastConfig& config);
 
 /// AR(p) over a sliding window. Not thread-safe.

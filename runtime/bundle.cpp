@@ -21,6 +21,7 @@
 #include "core/sha256.h"
 #include "core/variant.h"
 #include "core/version.h"
+#include "operators/archive_check.h"
 #include "operators/weight_loading.h"
 #include "search/performance_tables.h"
 
@@ -364,6 +365,8 @@ LoadedBundle load_bundle(const std::string& dir) {
   // be built (check_spec_against_weights).
   torch::serialize::InputArchive archive;
   try {
+    // Bounds what LibTorch's unpickler allocates (operators/archive_check.h).
+    operators::check_archive_pickles(weights, weights_source);
     std::istringstream in(weights);
     archive.load_from(in);
   } catch (const std::exception&) {

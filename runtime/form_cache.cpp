@@ -17,6 +17,11 @@
 namespace adascale::runtime {
 namespace {
 
+// Bounds on what a block line may claim, so a damaged file cannot make the
+// reader allocate without limit.
+constexpr size_t kMaxThreadCounts = 64;
+constexpr size_t kMaxRounds = 100000;
+
 std::string one_line(std::string text) {
   for (char& c : text) {
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
@@ -142,6 +147,11 @@ FormCacheRead read_form_cache(const std::string& path, const FormCacheKey& key,
   std::istringstream in(body);
   std::string line;
   if (!std::getline(in, line) || line != kFormCacheFormat) {
+    // Another version of the format is the normal first start after an
+    // upgrade, not damage.
+    if (line.rfind("adascale-engine-forms ", 0) == 0) {
+      return stale(path, "written in another format (" + line + ")");
+    }
     return corrupt(path, "format is not '" + std::string(kFormCacheFormat) +
                              "', got '" + line + "'");
   }
@@ -166,10 +176,26 @@ FormCacheRead read_form_cache(const std::string& path, const FormCacheKey& key,
     std::istringstream fields(line);
     std::string tag, form, rule;
     CachedForm f;
+    size_t counts = 0;
     if (!(fields >> tag >> f.block >> form >> rule >> f.eager_ms >>
-          f.optimized_ms >> f.int8_ms >> f.p_value >> f.gain) ||
-        tag != "block") {
+          f.optimized_ms >> f.int8_ms >> f.p_value >> f.gain >> counts) ||
+        tag != "block" || counts > kMaxThreadCounts) {
       return corrupt(path, "bad block line '" + line + "'");
+    }
+    for (size_t c = 0; c < counts; ++c) {
+      ThreadSamples t;
+      size_t rounds = 0;
+      if (!(fields >> t.threads >> rounds) || t.threads < 1 ||
+          rounds > kMaxRounds) {
+        return corrupt(path, "bad thread samples in '" + f.block + "'");
+      }
+      t.ms.resize(rounds);
+      for (double& ms : t.ms) {
+        if (!(fields >> ms)) {
+          return corrupt(path, "bad thread samples in '" + f.block + "'");
+        }
+      }
+      f.threads.push_back(std::move(t));
     }
     try {
       f.form = parse_form(form);
@@ -200,10 +226,17 @@ void write_form_cache(const std::string& path, const FormCacheKey& key,
   body += "settings " + one_line(key.settings) + "\n";
   body += "weights " + one_line(key.weights) + "\n";
   for (const CachedForm& f : forms) {
-    body +=
-        fmt::format("block {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g}\n",
-                    f.block, to_string(f.form), to_string(f.rule), f.eager_ms,
-                    f.optimized_ms, f.int8_ms, f.p_value, f.gain);
+    body += fmt::format("block {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {}",
+                        f.block, to_string(f.form), to_string(f.rule),
+                        f.eager_ms, f.optimized_ms, f.int8_ms, f.p_value,
+                        f.gain, f.threads.size());
+    for (const ThreadSamples& t : f.threads) {
+      // Shortest round-trip form: a cached start recomputes the variants'
+      // thread counts from exactly the samples the first start used.
+      body += fmt::format(" {} {} {}", t.threads, t.ms.size(),
+                          fmt::join(t.ms, " "));
+    }
+    body += "\n";
   }
   core::make_parent_directories(path);
   core::write_file_atomic(path,

@@ -23,7 +23,7 @@
 namespace adascale::runtime {
 
 /// The first line of every form cache file.
-inline constexpr const char* kFormCacheFormat = "adascale-engine-forms 2";
+inline constexpr const char* kFormCacheFormat = "adascale-engine-forms 3";
 
 /// One block's stored decision and the evidence it rested on.
 struct CachedForm {
@@ -35,6 +35,10 @@ struct CachedForm {
   double int8_ms = 0;
   double p_value = 1;  ///< see FormChoice
   double gain = 0;
+  /// The chosen form's per-round times at each thread count timed (the
+  /// engine's first, then fewer): what variants' thread counts are chosen
+  /// from (form_choice.h choose_threads). Empty when not timed.
+  std::vector<ThreadSamples> threads;
 };
 
 /// The conditions a set of decisions holds for.

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/order_statistics.h"
 
 namespace adascale::runtime {
 
@@ -100,13 +101,8 @@ PairedComparison compare_paired(const std::vector<double>& form_ms,
     savings.push_back(default_ms[i] - form_ms[i]);
   }
   c.p_value = sign_test_p(c.wins, c.losses);
-  auto median = [](std::vector<double>& v) {
-    auto mid = v.begin() + long(v.size() / 2);
-    std::nth_element(v.begin(), mid, v.end());
-    return *mid;
-  };
-  if (!ratios.empty()) c.gain = 1 - median(ratios);
-  c.saving_ms = median(savings);
+  if (!ratios.empty()) c.gain = 1 - core::median(std::move(ratios));
+  c.saving_ms = core::median(std::move(savings));
   return c;
 }
 
@@ -157,6 +153,34 @@ FormChoice choose_form(const std::vector<double>& default_ms,
     choice.gain = weakest_gain;
   } else {
     choice.rule = FormRule::kDefault;
+  }
+  return choice;
+}
+
+ThreadChoice choose_threads(const ThreadSamples& default_samples,
+                            const std::vector<ThreadSamples>& fewer,
+                            const FormChoiceOptions& options) {
+  check(options);
+  ThreadChoice choice;
+  choice.threads = default_samples.threads;
+  bool found = false, challenged = false;
+  for (const ThreadSamples& t : fewer) {
+    const PairedComparison c = compare_paired(t.ms, default_samples.ms);
+    const bool convincing = c.p_value < options.alpha &&
+                            c.gain >= options.min_gain &&
+                            c.saving_ms >= options.min_saving_ms;
+    if (convincing && (!found || c.gain > choice.gain)) {
+      found = true;
+      choice.threads = t.threads;
+      choice.rule = FormRule::kSignificant;
+      choice.p_value = c.p_value;
+      choice.gain = c.gain;
+    } else if (!found && (!challenged || c.p_value < choice.p_value)) {
+      // kDefault reports the strongest challenger's evidence.
+      challenged = true;
+      choice.p_value = c.p_value;
+      choice.gain = c.gain;
+    }
   }
   return choice;
 }

@@ -110,4 +110,31 @@ FormChoice choose_form(const std::vector<double>& default_ms,
                        const std::vector<FormSamples>& alternatives,
                        const FormChoiceOptions& options = {});
 
+/// A variant's intra-op thread count and the evidence for it. At batch 1 a
+/// small variant runs faster on fewer threads than the engine has: a 3×3
+/// depthwise convolution on 128 channels at 8×8 costs ~40 µs at 2 threads
+/// and ~25 µs at 1 on the 2-core development VM, nearly all of it forking
+/// and joining the parallel region, so exit 1 of the default net ran in
+/// 0.37 ms at 1 thread against 0.43 ms at 2.
+struct ThreadChoice {
+  int threads = 0;  ///< the count chosen (the default: the engine's)
+  FormRule rule = FormRule::kDefault;  ///< kSignificant when fewer won
+  double p_value = 1;
+  double gain = 0;
+};
+
+/// Batch-1 times of a variant at one thread count, one sample per round.
+struct ThreadSamples {
+  int threads = 0;
+  std::vector<double> ms;
+};
+
+/// The rule of choose_form for thread counts: the engine's own count
+/// (`default_samples`) stands unless a smaller count beats it with
+/// p < alpha, gain ≥ min_gain and saving ≥ min_saving_ms; among those, the
+/// largest gain wins. Samples are paired by round as in choose_form.
+ThreadChoice choose_threads(const ThreadSamples& default_samples,
+                            const std::vector<ThreadSamples>& fewer,
+                            const FormChoiceOptions& options = {});
+
 }  // namespace adascale::runtime

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Format check of every C++ file, then the test suite built with
-# AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/.
+# Format check of every C++ file, a short run of every fuzz target
+# (libFuzzer, clang, build-fuzz/: scripts/fuzz.sh), then the test suite built
+# with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/.
+#   FUZZ_SECONDS=60 scripts/check.sh      # longer fuzz runs (default 10 s each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=$(git ls-files '*.cpp' '*.h')
@@ -9,6 +11,7 @@ if ! clang-format --dry-run --Werror $files; then
   exit 1
 fi
 echo "check: formatting ok"
+scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-10}"
 # LibTorch's own code trips LeakSanitizer at exit (global caches); leaks in
 # our code are still caught by valgrind runs, ASan checks memory errors here.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}

@@ -7,13 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <new>
@@ -24,6 +22,7 @@
 
 #include "core/error.h"
 #include "core/logging.h"
+#include "core/proc_files.h"
 #include "core/timing.h"
 
 namespace adascale::search {
@@ -83,35 +82,7 @@ class HugeBuffer {
 };
 
 std::optional<std::string> first_line(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return std::nullopt;
-  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
-    line.pop_back();
-  return line;
-}
-
-// sysfs sizes read "32K", "512K", "32768K" (sometimes "1M"); a bare number
-// is bytes. Returns 0 for anything else.
-int64_t parse_size(const std::string& text) {
-  size_t used = 0;
-  int64_t value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    return 0;
-  }
-  std::string suffix = text.substr(used);
-  if (suffix.empty()) return value;
-  switch (std::toupper(static_cast<unsigned char>(suffix[0]))) {
-    case 'K':
-      return value * kKiB;
-    case 'M':
-      return value * kMiB;
-    case 'G':
-      return value * 1024 * kMiB;
-  }
-  return 0;
+  return core::read_first_line(path.string());
 }
 
 std::vector<CacheInfo> caches_from_sysconf() {
@@ -131,25 +102,6 @@ std::vector<CacheInfo> caches_from_sysconf() {
   return caches;
 }
 
-// "key : value" lines of /proc/cpuinfo or /proc/meminfo: the first value of
-// `key`, or nullopt.
-std::optional<std::string> proc_value(const std::string& path,
-                                      const std::string& key) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string k = line.substr(0, colon);
-    while (!k.empty() && std::isspace(static_cast<unsigned char>(k.back())))
-      k.pop_back();
-    if (k != key) continue;
-    size_t start = line.find_first_not_of(" \t", colon + 1);
-    return start == std::string::npos ? "" : line.substr(start);
-  }
-  return std::nullopt;
-}
-
 std::optional<double> to_number(const std::optional<std::string>& text) {
   if (!text) return std::nullopt;
   try {
@@ -166,13 +118,11 @@ struct Clocks {
 };
 
 std::optional<Clocks> read_clocks() {
-  const fs::path cpufreq = "/sys/devices/system/cpu/cpu0/cpufreq";
-  auto max_khz = to_number(first_line(cpufreq / "cpuinfo_max_freq"));
-  auto min_khz = to_number(first_line(cpufreq / "cpuinfo_min_freq"));
-  if (max_khz && min_khz)
-    return Clocks{*max_khz / 1e3, *min_khz / 1e3, "cpufreq"};
+  auto max_mhz = core::read_cpufreq_mhz("cpuinfo_max_freq");
+  auto min_mhz = core::read_cpufreq_mhz("cpuinfo_min_freq");
+  if (max_mhz && min_mhz) return Clocks{*max_mhz, *min_mhz, "cpufreq"};
   // A VM without cpufreq: the one clock the kernel reports for both.
-  auto mhz = to_number(proc_value("/proc/cpuinfo", "cpu MHz"));
+  auto mhz = to_number(core::read_cpuinfo_field("cpu MHz"));
   if (mhz) return Clocks{*mhz, *mhz, "/proc/cpuinfo"};
   return std::nullopt;
 }
@@ -180,17 +130,16 @@ std::optional<Clocks> read_clocks() {
 std::string cpu_model_name() {
   // x86 says "model name"; ARM boards say "Model" or "Hardware".
   for (const char* key : {"model name", "Model", "Hardware"}) {
-    auto v = proc_value("/proc/cpuinfo", key);
+    auto v = core::read_cpuinfo_field(key);
     if (v && !v->empty()) return *v;
   }
   return "unknown CPU";
 }
 
 std::optional<double> memory_size_mib() {
-  auto text = proc_value("/proc/meminfo", "MemTotal");  // "24683012 kB"
-  auto kib = to_number(text);
-  if (!kib) return std::nullopt;
-  return *kib / 1024.0;
+  auto mem = core::read_meminfo();
+  if (!mem) return std::nullopt;
+  return double(mem->total_kib) / 1024.0;
 }
 
 std::string today() {
@@ -293,24 +242,11 @@ std::string join(const std::vector<std::string>& items) {
 
 std::vector<CacheInfo> read_cache_levels(const std::string& sysfs_dir) {
   std::vector<CacheInfo> caches;
-  std::error_code ec;
-  std::vector<fs::path> dirs;
-  for (const auto& entry : fs::directory_iterator(sysfs_dir, ec)) {
-    if (entry.path().filename().string().rfind("index", 0) == 0)
-      dirs.push_back(entry.path());
-  }
-  std::sort(dirs.begin(), dirs.end());
-  for (const auto& dir : dirs) {
-    auto level = to_number(first_line(dir / "level"));
-    auto type = first_line(dir / "type");
-    auto size = first_line(dir / "size");
-    if (!level || !type || !size || *type == "Instruction") continue;
-    int64_t bytes = parse_size(*size);
-    if (bytes <= 0) continue;
-    int l = static_cast<int>(*level);
-    std::string name = fmt::format("l{}", l);
-    if (l == 1 && *type == "Data") name = "l1d";
-    caches.push_back({name, l, bytes});
+  for (const core::SysfsCache& c : core::read_sysfs_caches(sysfs_dir)) {
+    if (c.type == "Instruction") continue;
+    std::string name = fmt::format("l{}", c.level);
+    if (c.level == 1 && c.type == "Data") name = "l1d";
+    caches.push_back({name, c.level, c.size_bytes});
   }
   std::stable_sort(
       caches.begin(), caches.end(),

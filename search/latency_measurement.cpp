@@ -9,21 +9,10 @@
 #include "core/cpu_load.h"
 #include "core/error.h"
 #include "core/logging.h"
+#include "core/order_statistics.h"
 #include "core/timing.h"
 
 namespace adascale::search {
-
-namespace {
-
-double median(std::vector<double> v) {
-  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  auto mid = v.begin() + ptrdiff_t(v.size() / 2);
-  std::nth_element(v.begin(), mid, v.end());
-  if (v.size() % 2 == 1) return *mid;
-  return 0.5 * (*mid + *std::max_element(v.begin(), mid));
-}
-
-}  // namespace
 
 VariantLatencies measure_variant_latencies(
     operators::ElasticNet& net, const std::vector<core::Variant>& variants,
@@ -63,12 +52,12 @@ VariantLatencies measure_variant_latencies(
   out.retest_within_10pct = std::numeric_limits<double>::quiet_NaN();
   size_t agree = 0;
   for (const auto& s : samples) {
-    out.median_ms.push_back(median(s));
+    out.median_ms.push_back(core::median(s));
     if (passes >= 2) {
       std::vector<double> even, odd;
       for (size_t p = 0; p < s.size(); ++p)
         (p % 2 ? odd : even).push_back(s[p]);
-      double a = median(even), b = median(odd);
+      double a = core::median(even), b = core::median(odd);
       if (std::abs(a - b) <= 0.10 * b) ++agree;
     }
   }

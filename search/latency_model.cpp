@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/order_statistics.h"
 
 namespace adascale::search {
 
@@ -330,9 +331,8 @@ PredictionAccuracy prediction_accuracy(const std::vector<double>& predicted,
     if (e <= 0.10) ++within;
   }
   acc.within_10pct = double(within) / double(errors.size());
-  std::sort(errors.begin(), errors.end());
-  acc.median_abs_rel_error = errors[errors.size() / 2];
-  acc.max_abs_rel_error = errors.back();
+  acc.max_abs_rel_error = *std::max_element(errors.begin(), errors.end());
+  acc.median_abs_rel_error = core::median(std::move(errors));
   return acc;
 }
 

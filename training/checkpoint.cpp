@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/file_checksum.h"
 #include "core/logging.h"
+#include "operators/archive_check.h"
 #include "operators/weight_loading.h"
 #include "training/training_optimizer.h"
 
@@ -132,6 +133,14 @@ CheckpointReader::CheckpointReader(const std::string& path,
         path);
   } else {
     fail("not a readable checkpoint (truncated or corrupted)");
+  }
+  try {
+    // LibTorch allocates what the archive's pickles declare before reading
+    // on: bound it first (a 20 KiB archive asked for 25 GB; found by
+    // fuzz/checkpoint_fuzz).
+    operators::check_archive_pickles(payload, "archive");
+  } catch (const DataError& e) {
+    fail(std::string("not a readable checkpoint (") + e.what() + ")");
   }
   try {
     std::istringstream in{std::string(payload)};

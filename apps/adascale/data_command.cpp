@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "apps/adascale/command.h"
@@ -17,6 +19,17 @@ struct DataOptions {
   int64_t batches = 50;
 };
 
+// 0..255 statistics on the 0..1 scale of dataset.mean / dataset.std, at
+// least `floor` (the std floor a run computing them itself applies).
+std::vector<double> to_unit(const std::vector<double>& v255,
+                            double floor = 0.0) {
+  std::vector<double> out;
+  for (double v : v255) {
+    out.push_back(std::max(std::round(v / 255.0 * 1e4) / 1e4, floor));
+  }
+  return out;
+}
+
 nlohmann::json to_json(const datasets::DatasetSummary& s, int threads) {
   nlohmann::json splits = nlohmann::json::array();
   for (const auto& sp : s.splits) {
@@ -30,6 +43,8 @@ nlohmann::json to_json(const datasets::DatasetSummary& s, int threads) {
           {"splits", splits},
           {"channel_mean_255", s.mean_255},
           {"channel_std_255", s.std_255},
+          {"normalization",
+           {{"mean", to_unit(s.mean_255)}, {"std", to_unit(s.std_255, 1e-3)}}},
           {"loader",
            {{"threads", threads},
             {"batches", s.loader.batches},
@@ -67,6 +82,9 @@ void print_text(const datasets::DatasetSummary& s, int threads) {
              fmt::join(s.mean_255, " "));
   fmt::print("channel std  (0-255, official training set): {:.1f}\n",
              fmt::join(s.std_255, " "));
+  fmt::print("for the config: dataset: {{mean: [{:.4f}], std: [{:.4f}]}}\n",
+             fmt::join(to_unit(s.mean_255), ", "),
+             fmt::join(to_unit(s.std_255, 1e-3), ", "));
   fmt::print(
       "loader: {:.0f} images/s ({} batches of the training loader, {} "
       "threads)\n",

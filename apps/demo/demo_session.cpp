@@ -11,18 +11,16 @@
 
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "core/order_statistics.h"
 #include "core/timing.h"
-#include "runtime/adaptation_controller.h"
-#include "runtime/system_sampler.h"
 
 namespace adascale::demo {
 namespace {
 
+// NaN for an interval without inferences (the plot leaves a gap).
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  size_t i = size_t(q * double(v.size() - 1) + 0.5);
-  std::nth_element(v.begin(), v.begin() + long(i), v.end());
-  return v[i];
+  return core::quantile(std::move(v), q);
 }
 
 double mean(const std::vector<double>& v) {
@@ -34,12 +32,10 @@ double mean(const std::vector<double>& v) {
 
 }  // namespace
 
-DemoSession::DemoSession(runtime::AdaptiveEngine& engine,
-                         runtime::VariantRows rows,
+DemoSession::DemoSession(runtime::AdaptiveRuntime& runtime,
                          const datasets::NormalizedImages& images,
                          DemoOptions options, LoadSwitch load)
-    : engine_(engine),
-      rows_(std::move(rows)),
+    : runtime_(runtime),
       images_(images),
       options_(std::move(options)),
       load_(std::move(load)) {
@@ -48,11 +44,8 @@ DemoSession::DemoSession(runtime::AdaptiveEngine& engine,
     throw UsageError(
         fmt::format("--duration must be > 0 s, got {}", options_.duration_s));
   }
-  if (options_.static_variant >= engine_.variants().size()) {
+  if (options_.static_variant >= runtime_.engine().variants().size()) {
     throw UsageError("static variant out of range");
-  }
-  for (const search::SearchRow& row : rows_.rows) {
-    engine_index_.push_back(engine_.index_of_key(row.key));
   }
 }
 
@@ -60,8 +53,8 @@ std::vector<PhaseSummary> DemoSession::run() {
   // Warm-up at idle: first calls pay for allocations and caches.
   core::Stopwatch warm;
   while (warm.seconds() < options_.warmup_s && !core::interrupt_requested()) {
-    engine_.infer(images_.images[cursor_++ % images_.size()].unsqueeze(0),
-                  options_.static_variant);
+    runtime_.infer(images_.images[cursor_++ % images_.size()].unsqueeze(0),
+                   options_.static_variant);
   }
   // An interrupt (SIGINT/SIGTERM, see core/interrupt.h) ends the phase in
   // progress as if its time were up, and no later phase starts.
@@ -76,27 +69,8 @@ std::vector<PhaseSummary> DemoSession::run() {
 }
 
 PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
-  runtime::AdaptationPolicy policy(rows_.rows, rows_.layers, rows_.model,
-                                   options_.policy);
-  std::optional<runtime::ThreadGovernor> governor;
-  engine_.set_threads(options_.threads);
-  if (adaptive && options_.governor.enabled) {
-    governor.emplace(options_.governor,
-                     int(std::max(1u, std::thread::hardware_concurrency())));
-  }
-  runtime::AdaptationController controller(
-      engine_, std::move(policy), engine_index_, options_.forecast,
-      options_.monitor.load_index, std::move(governor),
-      options_.feedback_quantile);
-  engine_.set_early_exit_threshold(
-      adaptive ? options_.policy.early_exit_threshold : 0.0);
-  runtime::SystemSampler sampler({}, /*gpu=*/true);
-  runtime::ResourceMonitor monitor(options_.monitor, [&] {
-    runtime::ResourceSample s = sampler.sample();
-    controller.on_sample(s);
-    return s;
-  });
-
+  const runtime::RuntimeOptions& settings = runtime_.options();
+  const runtime::AdaptiveEngine& engine = runtime_.engine();
   PhaseSummary summary;
   summary.phase = phase;
   std::vector<double> all_latencies;
@@ -106,24 +80,26 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
 
   std::vector<double> second_latencies;
   int64_t second_misses = 0, second_exit_sum = 0;
-  const double budget = options_.policy.budget_ms;
+  const double budget = settings.policy.budget_ms;
 
   load_(true);
-  monitor.start();
+  // A fresh loop for each phase (controller, forecaster, policy, governor
+  // when adapting, monitor), started once the load follows the trace.
+  runtime_.start(adaptive);
   core::Stopwatch clock;
   double next_second = 1.0;
   while (true) {
     const double now = clock.seconds();
     const bool end = now >= options_.duration_s || core::interrupt_requested();
     if (now >= next_second || end) {
-      runtime::ControllerStatus status = controller.status();
+      runtime::ControllerStatus status = runtime_.stats().loop;
       SecondRecord rec;
       rec.phase = phase;
       rec.t_s = now;
       rec.load = status.load;
       rec.forecast = status.forecast;
       size_t running = adaptive ? status.variant : options_.static_variant;
-      rec.variant = engine_.space().to_string(engine_.variants()[running]);
+      rec.variant = engine.space().to_string(engine.variants()[running]);
       rec.inferences = int64_t(second_latencies.size());
       rec.exit_mean =
           rec.inferences ? double(second_exit_sum) / double(rec.inferences) : 0;
@@ -136,8 +112,9 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
                          : double(correct) / double(all_latencies.size());
       rec.feedback_ratio = status.feedback_ratio;
       rec.switches = status.switches;
-      rec.threads = adaptive && options_.governor.enabled ? status.threads
-                                                          : options_.threads;
+      rec.threads = adaptive && settings.governor.enabled
+                        ? status.threads
+                        : settings.intra_op_threads;
       seconds_.push_back(rec);
       if (!options_.quiet) {
         fmt::print(
@@ -156,9 +133,10 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
     }
     const int64_t i = cursor_++ % images_.size();
     torch::Tensor x = images_.images[i].unsqueeze(0);
+    // The adaptive call feeds its latency back to the loop.
     runtime::InferenceResult r =
-        adaptive ? engine_.infer(x) : engine_.infer(x, options_.static_variant);
-    if (adaptive) controller.observe(r);
+        adaptive ? runtime_.infer(x)
+                 : runtime_.infer(x, options_.static_variant);
     const bool hit =
         r.logits.argmax(1).item<int64_t>() == images_.labels[size_t(i)];
     correct += hit;
@@ -171,16 +149,11 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
     ++per_variant[r.variant];
     ++per_exit[r.exit + 1];
   }
-  monitor.stop();
+  runtime_.stop();
   load_(false);
-  const std::vector<double> series = monitor.load_series();
-  const size_t needed =
-      size_t(2 * options_.forecast.order + 2 + options_.forecast.horizon);
-  if (series.size() >= needed) {
-    summary.forecast = runtime::forecast_error(series, options_.forecast);
-  }
 
-  runtime::ControllerStatus status = controller.status();
+  runtime::ControllerStatus status = runtime_.stats().loop;
+  summary.forecast = status.forecast_score;
   summary.seconds = clock.seconds();
   summary.inferences = int64_t(all_latencies.size());
   const double n = std::max<double>(1, double(summary.inferences));
@@ -198,7 +171,7 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
   summary.thread_changes = status.thread_changes;
   summary.reflexes = adaptive ? status.reflexes : 0;
   for (const auto& [v, count] : per_variant) {
-    summary.variant_share[engine_.space().to_string(engine_.variants()[v])] =
+    summary.variant_share[engine.space().to_string(engine.variants()[v])] =
         double(count) / n;
   }
   for (const auto& [e, count] : per_exit) {

@@ -4,22 +4,21 @@
 /// the variant and once with one static variant, and compare.
 ///
 /// Each phase restarts the trace, so both see the same load over time. The
-/// resource monitor, forecaster and policy run in both (so the static
-/// phase's log shows the load too); only the adaptive phase lets them pick
-/// the variant.
+/// runtime's loop (resource monitor, forecaster, policy) runs in both (so
+/// the static phase's log shows the load too); only the adaptive phase lets
+/// it pick the variant. The runtime (runtime/adaptive_runtime.h) carries
+/// the policy, forecast, monitor and thread settings; the static phase runs
+/// at its intra_op_threads.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "datasets/normalized_images.h"
-#include "runtime/adaptation_policy.h"
-#include "runtime/adaptive_engine.h"
-#include "runtime/ar_forecaster.h"
-#include "runtime/resource_monitor.h"
-#include "runtime/thread_governor.h"
-#include "runtime/variant_rows.h"
+#include "runtime/adaptive_runtime.h"
+#include "runtime/forecast_selector.h"
 
 namespace adascale::demo {
 
@@ -29,15 +28,7 @@ struct DemoOptions {
   bool adaptive = true;    ///< run the adaptive phase
   bool static_phase = true;
   size_t static_variant = 0;  ///< engine index of the static baseline
-  runtime::PolicyConfig policy;
-  runtime::ForecastConfig forecast;
-  runtime::MonitorConfig monitor;
-  /// The adaptive phase's thread governor (disabled: a fixed count).
-  runtime::ThreadGovernorConfig governor;
-  int threads = 1;  ///< intra-op threads of the static phase (and at start)
-  /// Quantile of the latencies between decisions fed back to the policy.
-  double feedback_quantile = 0.5;
-  bool quiet = false;  ///< no per-second lines
+  bool quiet = false;         ///< no per-second lines
 };
 
 /// One second of one phase.
@@ -71,10 +62,11 @@ struct PhaseSummary {
   double decision_us_mean = 0, decision_us_max = 0, switch_us_max = 0;
   size_t thread_changes = 0;
   size_t reflexes = 0;  ///< reactions to measured overruns (adaptive only)
-  /// Walk-forward error of the AR forecast on this phase's recorded load
-  /// series (monitor period steps ahead) against the naive last-value
-  /// forecast; 0 forecasts when the series was too short.
-  runtime::ForecastError forecast;
+  /// Walk-forward errors of the AR and the naive (last value) load
+  /// forecasts over this phase's samples (horizon periods ahead), and how
+  /// often each was the one the policy got; 0 scored when the phase was too
+  /// short.
+  runtime::ForecastScore forecast;
   /// Share of inferences per variant id.
   std::map<std::string, double> variant_share;
   /// Share of inferences per exit taken (1-based).
@@ -87,7 +79,9 @@ using LoadSwitch = std::function<void(bool)>;
 
 class DemoSession {
  public:
-  DemoSession(runtime::AdaptiveEngine& engine, runtime::VariantRows rows,
+  /// `runtime` must not have its loop running (autostart off): each phase
+  /// starts a fresh one.
+  DemoSession(runtime::AdaptiveRuntime& runtime,
               const datasets::NormalizedImages& images, DemoOptions options,
               LoadSwitch load);
 
@@ -98,9 +92,7 @@ class DemoSession {
  private:
   PhaseSummary run_phase(const std::string& phase, bool adaptive);
 
-  runtime::AdaptiveEngine& engine_;
-  runtime::VariantRows rows_;
-  std::vector<size_t> engine_index_;  ///< engine index of each row
+  runtime::AdaptiveRuntime& runtime_;
   const datasets::NormalizedImages& images_;
   DemoOptions options_;
   LoadSwitch load_;

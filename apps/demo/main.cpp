@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -28,10 +29,9 @@
 #include "core/logging.h"
 #include "core/timing.h"
 #include "datasets/normalized_images.h"
-#include "runtime/adaptive_engine.h"
+#include "runtime/adaptive_runtime.h"
 #include "runtime/bundle.h"
 #include "runtime/load_trace.h"
-#include "search/performance_tables.h"
 
 namespace {
 
@@ -71,6 +71,7 @@ struct Args {
   std::string log_level = "warn";
   double min_accuracy = 0.5;
   double feedback_quantile = 0.5;
+  std::string forecaster = "best";
 };
 
 std::vector<demo::TimelinePoint> points(
@@ -111,7 +112,10 @@ nlohmann::json to_json(const demo::PhaseSummary& s) {
   j["reflexes"] = s.reflexes;
   j["forecast_mae"] = s.forecast.ar_mae;
   j["naive_forecast_mae"] = s.forecast.naive_mae;
-  j["forecasts_scored"] = s.forecast.forecasts;
+  j["used_forecast_mae"] = s.forecast.used_mae;
+  j["forecasts_scored"] = s.forecast.scored;
+  j["forecasts_used"] = {{"ar", s.forecast.ar_used},
+                         {"naive", s.forecast.naive_used}};
   j["variant_share"] = s.variant_share;
   nlohmann::json exits;
   for (const auto& [e, share] : s.exit_share) exits[std::to_string(e)] = share;
@@ -183,22 +187,56 @@ int run(const Args& args, const std::string& exe) {
       dataset, bundle.normalization, bundle.spec.in_channels,
       bundle.spec.resolution, datasets::ImageSplit::kTest, args.limit);
 
-  runtime::EngineOptions engine_options;
-  engine_options.mode = runtime::parse_block_mode(args.block_mode);
-  engine_options.precision = runtime::parse_precision(args.precision);
-  if (engine_options.precision == runtime::Precision::kInt8) {
+  runtime::RuntimeOptions settings;
+  settings.engine.mode = runtime::parse_block_mode(args.block_mode);
+  settings.engine.precision = runtime::parse_precision(args.precision);
+  if (settings.engine.precision == runtime::Precision::kInt8) {
     if (args.calibration < 1) {
       throw UsageError(
           fmt::format("--calibration must be ≥ 1, got {}", args.calibration));
     }
-    engine_options.calibration =
+    settings.engine.calibration =
         datasets::load_normalized_images(
             dataset, bundle.normalization, bundle.spec.in_channels,
             bundle.spec.resolution, datasets::ImageSplit::kCalibration,
             args.calibration)
             .images;
   }
-  runtime::AdaptiveEngine engine(bundle.net, engine_options);
+  settings.policy.budget_ms = args.budget_ms;
+  settings.policy.hysteresis = args.hysteresis;
+  settings.policy.margin = args.margin;
+  settings.policy.overrun_streak = args.overrun_streak;
+  settings.policy.overrun_downgrade = args.overrun_downgrade;
+  settings.policy.early_exit_threshold = args.early_exit;
+  settings.policy.objective = args.objective;
+  settings.policy.accuracy_floor_drop = args.accuracy_floor_drop;
+  runtime::validate_policy_config(settings.policy);
+  settings.forecast.model = args.forecaster;
+  settings.intra_op_threads = exec.threads;
+  settings.feedback_quantile = args.feedback_quantile;
+  settings.governor.enabled = args.adapt_threads;
+  settings.monitor.period_ms = args.monitor_period_ms;
+  runtime::validate_monitor_config(settings.monitor);
+  settings.tables_device = args.device;
+  // Variants under the accuracy floor never run: when nothing meets the
+  // budget the policy falls back to the fastest variant, which must still
+  // be worth running. (Checked here too, to name the flag.)
+  settings.min_accuracy = std::max(0.0, args.min_accuracy);
+  if (std::none_of(bundle.manifest.variants.begin(),
+                   bundle.manifest.variants.end(), [&](const auto& v) {
+                     return v.validation_top1 >= args.min_accuracy;
+                   })) {
+    throw UsageError(fmt::format("no variant of {} reaches --min-accuracy {}",
+                                 args.bundle, args.min_accuracy));
+  }
+  // Each phase starts the runtime's loop itself.
+  settings.autostart = false;
+  // The demo decides block forms at every start, as it always has.
+  settings.form_cache = false;
+  runtime::AdaptiveRuntime rt =
+      runtime::AdaptiveRuntime::open(std::move(bundle), settings);
+  const runtime::AdaptiveEngine& engine = rt.engine();
+  const runtime::VariantRows& rows = rt.rows();
   int optimized = 0;
   int int8 = 0;
   for (const auto& b : engine.blocks()) {
@@ -206,47 +244,17 @@ int run(const Args& args, const std::string& exe) {
     int8 += b.int8;
   }
 
-  // Variants under the accuracy floor never run: when nothing meets the
-  // budget the policy falls back to the fastest variant, which must still
-  // be worth running.
-  std::vector<core::Variant> usable;
-  for (const auto& v : bundle.manifest.variants) {
-    if (!(v.validation_top1 >= args.min_accuracy)) continue;
-    usable.push_back(engine.space().parse(v.id));
-  }
-  if (usable.empty()) {
-    throw UsageError(fmt::format("no variant of {} reaches --min-accuracy {}",
-                                 args.bundle, args.min_accuracy));
-  }
-  runtime::VariantRows rows = runtime::variant_rows(
-      search::read_tables(bundle.tables_path), engine.space(), usable,
-      args.device, 1, bundle.tables_path);
-
   demo::DemoOptions options;
   options.duration_s = args.duration_s;
   options.warmup_s = args.warmup_s;
   options.adaptive = args.mode != "static";
   options.static_phase = args.mode != "adaptive";
   options.quiet = args.quiet;
-  options.policy.budget_ms = args.budget_ms;
-  options.policy.hysteresis = args.hysteresis;
-  options.policy.margin = args.margin;
-  options.policy.overrun_streak = args.overrun_streak;
-  options.policy.overrun_downgrade = args.overrun_downgrade;
-  options.policy.early_exit_threshold = args.early_exit;
-  options.policy.objective = args.objective;
-  options.policy.accuracy_floor_drop = args.accuracy_floor_drop;
-  runtime::validate_policy_config(options.policy);
-  options.threads = exec.threads;
-  options.feedback_quantile = args.feedback_quantile;
-  options.governor.enabled = args.adapt_threads;
-  options.monitor.period_ms = args.monitor_period_ms;
-  runtime::validate_monitor_config(options.monitor);
   // The static baseline: the given variant, else the trunk at the deepest
   // trained exit (the full backbone: the model one would deploy unscaled).
   core::Variant baseline =
       args.static_variant.empty()
-          ? engine.space().trunk(int(bundle.trunk.size()) - 1)
+          ? engine.space().trunk(int(rt.bundle().trunk.size()) - 1)
           : engine.space().parse(args.static_variant);
   options.static_variant = engine.index_of(baseline);
 
@@ -254,12 +262,12 @@ int run(const Args& args, const std::string& exe) {
       "adascale-demo: {} ({} variants; {} of {} blocks optimised, {} int8), "
       "{} test images, {} threads, budget {} ms, trace {}, tables device {}; "
       "ready in {:.1f} s\n",
-      args.bundle, usable.size(), optimized, engine.blocks().size(), int8,
+      args.bundle, rows.rows.size(), optimized, engine.blocks().size(), int8,
       images.size(), exec.threads, args.budget_ms,
       trace ? trace->name() : std::string("none (idle)"), rows.device,
       loading.seconds());
 
-  demo::DemoSession session(engine, rows, images, options, [&](bool on) {
+  demo::DemoSession session(rt, images, options, [&](bool on) {
     if (!load) return;
     if (on) {
       load->follow();
@@ -286,7 +294,8 @@ int run(const Args& args, const std::string& exe) {
   summary["adapt_threads"] = args.adapt_threads;
   summary["min_accuracy"] = args.min_accuracy;
   summary["feedback_quantile"] = args.feedback_quantile;
-  summary["variants_considered"] = usable.size();
+  summary["variants_considered"] = rows.rows.size();
+  summary["forecaster"] = args.forecaster;
   summary["interrupted"] = interrupted;
   for (const auto& p : phases) summary["phases"][p.phase] = to_json(p);
 
@@ -323,12 +332,15 @@ int run(const Args& args, const std::string& exe) {
         a->thread_changes, a->reflexes);
   }
   for (const auto& p : phases) {
-    if (p.forecast.forecasts == 0) continue;
+    if (p.forecast.scored == 0) continue;
+    const runtime::ForecastScore& f = p.forecast;
     fmt::print(
         "{} phase load forecast ({} ms ahead, {} forecasts): AR mean abs "
-        "error {:.4f}, naive (last value) {:.4f}\n",
-        p.phase, options.monitor.period_ms * options.forecast.horizon,
-        p.forecast.forecasts, p.forecast.ar_mae, p.forecast.naive_mae);
+        "error {:.4f}, naive (last value) {:.4f}; forecaster {} used AR {} "
+        "times, naive {} times: mean abs error {:.4f}\n",
+        p.phase, settings.monitor.period_ms * settings.forecast.horizon,
+        f.scored, f.ar_mae, f.naive_mae, args.forecaster, f.ar_used,
+        f.naive_used, f.used_mae);
   }
   core::write_file_atomic(out + "/summary.json", summary.dump(2) + "\n");
   demo::plot_timeline(
@@ -440,6 +452,11 @@ int main(int argc, char** argv) {
                  "latency quantile between decisions fed back to the policy "
                  "(0.5 = median; 0.9 steers the tail: fewer misses, smaller "
                  "variants)")
+      ->capture_default_str();
+  app.add_option("--forecaster", args.forecaster,
+                 "load forecast the policy uses: ar | naive (last value) | "
+                 "best (whichever has the lower recent error)")
+      ->check(CLI::IsMember({"ar", "naive", "best"}))
       ->capture_default_str();
   app.add_option("--min-accuracy", args.min_accuracy,
                  "never run variants below this validation top-1")

@@ -57,20 +57,53 @@ constexpr std::streamsize kMaxConfigBytes = 4 << 20;
 // use: nested aliases ("billion laughs") multiply a few hundred bytes into
 // billions of nodes. No honest config comes near this many.
 constexpr int64_t kMaxConfigNodes = 1 << 18;
+// Text the tree may hold (scalars and keys), aliases expanded: a few
+// aliases of one long scalar would pass the node limit yet copy gigabytes
+// (a seed shape of fuzz/config_fuzz). Four files' worth of text.
+constexpr int64_t kMaxConfigTreeBytes = int64_t(4) * kMaxConfigBytes;
+// Nesting depth of a config tree. A YAML alias inside its own anchor
+// (`a: &a [*a]`) makes yaml-cpp's node graph a cycle, which copying it
+// out recursed through until the stack overflowed (found by
+// fuzz/manifest_fuzz). Real configs nest a few levels.
+constexpr int kMaxConfigDepth = 64;
 // Files one load_file() may read, includes included: a list naming one
 // file thousands of times multiplies it without a cycle.
 constexpr int kMaxConfigFiles = 256;
 
-// What one load_file() has left: the node and file budgets are shared by
-// every file it includes, so includes cannot multiply them.
-struct LoadBudget {
+// What is left to one parse, or to one load_file() and every file it
+// includes, so that includes cannot multiply it.
+struct TreeBudget {
   int64_t nodes = kMaxConfigNodes;
+  int64_t bytes = kMaxConfigTreeBytes;
+};
+struct LoadBudget {
+  TreeBudget tree;
   int files = kMaxConfigFiles;
 };
 thread_local LoadBudget* active_budget = nullptr;
 
-Node convert(const YAML::Node& y, const std::string& source, int64_t& budget) {
-  if (--budget < 0) {
+// Charges `text` (a scalar or key about to be copied into the tree).
+void charge_text(const std::string& text, const std::string& source,
+                 TreeBudget& budget) {
+  budget.bytes -= int64_t(text.size());
+  if (budget.bytes < 0) {
+    throw ConfigError(fmt::format(
+        "{}: more than {} MiB of text once YAML aliases are expanded (an "
+        "alias bomb?); refusing to expand it",
+        source, kMaxConfigTreeBytes >> 20));
+  }
+}
+
+Node convert(const YAML::Node& y, const std::string& source, TreeBudget& budget,
+             int depth = 0) {
+  if (depth > kMaxConfigDepth) {
+    throw ConfigError(fmt::format(
+        "{}: values nested more than {} levels deep (a YAML alias inside "
+        "its own anchor?)",
+        Location{source, y.Mark().is_null() ? 0 : y.Mark().line + 1}.str(),
+        kMaxConfigDepth));
+  }
+  if (--budget.nodes < 0) {
     throw ConfigError(fmt::format(
         "{}: more than {} values once YAML aliases are expanded (an alias "
         "bomb?); refusing to expand it",
@@ -85,12 +118,13 @@ Node convert(const YAML::Node& y, const std::string& source, int64_t& budget) {
       break;
     case YAML::NodeType::Scalar:
       n.kind = Node::Kind::kScalar;
+      charge_text(y.Scalar(), source, budget);
       n.scalar = y.Scalar();
       break;
     case YAML::NodeType::Sequence:
       n.kind = Node::Kind::kSequence;
       for (const auto& item : y) {
-        n.items.push_back(convert(item, source, budget));
+        n.items.push_back(convert(item, source, budget, depth + 1));
       }
       break;
     case YAML::NodeType::Map:
@@ -100,12 +134,13 @@ Node convert(const YAML::Node& y, const std::string& source, int64_t& budget) {
           throw ConfigError(Location{source, kv.first.Mark().line + 1}.str() +
                             ": map keys must be plain names");
         }
+        charge_text(kv.first.Scalar(), source, budget);
         std::string key = kv.first.Scalar();
         if (n.find(key) != nullptr) {
           throw ConfigError(Location{source, kv.first.Mark().line + 1}.str() +
                             ": duplicate key '" + key + "'");
         }
-        Node value = convert(kv.second, source, budget);
+        Node value = convert(kv.second, source, budget, depth + 1);
         if (value.where.line == 0) value.where.line = kv.first.Mark().line + 1;
         n.entries.emplace_back(std::move(key), std::move(value));
       }
@@ -177,14 +212,19 @@ Node load_recursive(const std::string& path, std::vector<std::string>& stack) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot open config file");
-  std::string text(size_t(kMaxConfigBytes) + 1, '\0');
-  in.read(text.data(), kMaxConfigBytes + 1);
-  if (in.bad()) throw ConfigError(path + ": cannot read config file");
-  text.resize(size_t(in.gcount()));
-  if (std::streamsize(text.size()) > kMaxConfigBytes) {
-    throw ConfigError(fmt::format("{}: larger than {} MiB; not a config file",
-                                  path, kMaxConfigBytes >> 20));
+  // Read in pieces up to the limit: a buffer of the limit's size per file
+  // made a config including 256 small files allocate and clear 1 GiB
+  // (found by fuzz/config_fuzz as a 30-second input).
+  std::string text;
+  char piece[1 << 16];
+  while (in.read(piece, sizeof piece) || in.gcount() > 0) {
+    text.append(piece, size_t(in.gcount()));
+    if (std::streamsize(text.size()) > kMaxConfigBytes) {
+      throw ConfigError(fmt::format("{}: larger than {} MiB; not a config file",
+                                    path, kMaxConfigBytes >> 20));
+    }
   }
+  if (in.bad()) throw ConfigError(path + ": cannot read config file");
   Node own = parse_yaml(text, path);
   if (own.kind == Node::Kind::kNull) own.kind = Node::Kind::kMap;
   if (own.kind != Node::Kind::kMap) {
@@ -233,9 +273,9 @@ Node parse_yaml(const std::string& text, const std::string& source) {
     throw ConfigError(fmt::format("{}: larger than {} MiB; not a config",
                                   source, kMaxConfigBytes >> 20));
   }
-  int64_t own_budget = kMaxConfigNodes;
-  int64_t& budget =
-      active_budget != nullptr ? active_budget->nodes : own_budget;
+  TreeBudget own_budget;
+  TreeBudget& budget =
+      active_budget != nullptr ? active_budget->tree : own_budget;
   try {
     return convert(YAML::Load(text), source, budget);
   } catch (const YAML::Exception& e) {

@@ -36,12 +36,14 @@
 
 #include "core/error.h"
 #include "core/execution.h"
+#include "core/order_statistics.h"
 #include "core/timing.h"
 #include "datasets/normalized_images.h"
 #include "experiments/benchmarks/run_command.h"
 #include "runtime/adaptive_engine.h"
 #include "runtime/bundle.h"
 #include "runtime/graph_fusion.h"
+#include "runtime/intra_op_threads.h"
 #include "runtime/module_tracer.h"
 
 namespace {
@@ -66,9 +68,9 @@ struct ExitRow {
   std::map<std::string, double> recipe_diff;
 };
 
+// 0 for a measurement that was not taken.
 double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
+  return v.empty() ? 0 : core::median(std::move(v));
 }
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
@@ -346,6 +348,9 @@ int main(int argc, char** argv) {
       for (int r = 0; r < rounds; ++r) {
         for (ExitRow& row : rows) {
           const core::Variant& v = engine.variants()[row.index];
+          // The engine runs each variant at its own thread count (often
+          // fewer for small ones); everything else runs at `threads`.
+          runtime::set_intra_op_threads(threads);
           row.eager_ms.push_back(
               core::measure_latency([&] { eager->forward(x, v); }, 5, per_round)
                   .median_ms);
@@ -357,6 +362,7 @@ int main(int argc, char** argv) {
               core::measure_latency([&] { engine.infer(x, row.index); }, 5,
                                     per_round)
                   .median_ms);
+          runtime::set_intra_op_threads(threads);
           row.chained_ms.push_back(
               core::measure_latency([&] { engine.infer_chained(x, row.index); },
                                     5, per_round)
@@ -532,6 +538,7 @@ int main(int argc, char** argv) {
       j["exit"] = row.exit;
       j["variant"] = row.variant;
       j["fused"] = row.fused;
+      j["threads"] = engine.threads_of(row.index);
       j["cpp_eager_ms"] = median(row.eager_ms);
       j["engine_ms"] = median(row.engine_ms);
       j["engine_chained_ms"] = median(row.chained_ms);
@@ -624,17 +631,22 @@ int main(int argc, char** argv) {
           double(int8->weight_bytes()) / 1e6);
     }
     if (show_blocks) {
-      fmt::print("\n{:<22} {:>9} {:>9} {:>9} {:>10} {:<12} {:>9} {:>7}\n",
+      const std::vector<int>& counts = engine.thread_counts();
+      fmt::print("\n{:<22} {:>9} {:>9} {:>9} {:>10} {:<12} {:>9} {:>7}  {}\n",
                  "block", "eager", "optim.", "int8", "form", "rule (cold)", "p",
-                 "gain");
+                 "gain",
+                 counts.size() > 1 ? fmt::format("running form at {} threads",
+                                                 fmt::join(counts, "/"))
+                                   : std::string());
       for (size_t i = 0; i < cold_blocks.size(); ++i) {
         const auto& b = cold_blocks[i];
         fmt::print(
             "{:<22} {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>10} {:<12} {:>9.2g} "
-            "{:>6.1f}%  now: {} by {}\n",
+            "{:>6.1f}%  {:.3f}  now: {} by {}\n",
             b.name, b.eager_ms, b.optimized_ms, b.int8_ms,
             runtime::to_string(b.form), runtime::to_string(b.rule), b.p_value,
-            100 * b.gain, runtime::to_string(engine.blocks()[i].form),
+            100 * b.gain, fmt::join(engine.blocks()[i].threads_ms, "/"),
+            runtime::to_string(engine.blocks()[i].form),
             runtime::to_string(engine.blocks()[i].rule));
       }
     }
@@ -654,7 +666,8 @@ int main(int argc, char** argv) {
           "{:>9} {:>9} {:>7.2f}x {:>8} {:>9.2g}\n",
           j["exit"].get<int>(),
           j["variant"].get<std::string>() +
-              (j["fused"].get<bool>() ? " (fused)" : ""),
+              (j["fused"].get<bool>() ? " (fused" : " (") +
+              fmt::format("{} thr)", j["threads"].get<int>()),
           j["cpp_eager_ms"].get<double>(),
           j["cpp_whole_graph_ms"].get<double>(), j["engine_ms"].get<double>(),
           j["engine_chained_ms"].get<double>(),

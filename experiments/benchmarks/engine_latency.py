@@ -9,7 +9,9 @@ loads the weights by name, checks its logits against the traced module, and
 times at batch 1:
   - eager:     the nn.Module, torch.inference_mode()
   - optimized: torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-Prints one JSON object.
+Prints one JSON object. Medians are statistics.median (the mean of the two
+middle values of an even count), the definition core/order_statistics.h
+gives the C++ side.
 
 Only the operators the trained trunk uses are ported (basic, the stem, the
 exit head); a trunk using another operator is reported as an error.
@@ -17,6 +19,7 @@ exit head); a trunk using another operator is reported as an error.
 import argparse
 import json
 import os
+import statistics
 import time
 
 import torch
@@ -134,8 +137,7 @@ def measure(fn, warmup, repeats):
         t = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t) * 1e3)
-    samples.sort()
-    return samples[len(samples) // 2]
+    return statistics.median(samples)
 
 
 def main():
@@ -170,7 +172,7 @@ def main():
                 times[k]["eager"].append(measure(lambda: eager(x), 10, args.repeats // args.rounds))
                 times[k]["optimized"].append(measure(lambda: optimized(x), 10, args.repeats // args.rounds))
     for k, _, _, de, do in models:
-        med = lambda v: sorted(v)[len(v) // 2]
+        med = statistics.median
         out["exits"].append({
             "exit": k + 1,
             "eager_ms": med(times[k]["eager"]),

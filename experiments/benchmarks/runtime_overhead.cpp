@@ -1,7 +1,9 @@
-// The adaptive runtime's own costs (issue 6 targets): the resource monitor's
-// CPU share at 10 Hz, one policy decision (forecast + policy over a bundle's
-// real variant rows), and one engine variant switch, with a count of heap
-// allocations made while switching.
+// The adaptive runtime's own costs (issue 6 targets): the adaptation loop's
+// CPU share at 10 Hz (the resource monitor and the decisions it drives), one
+// policy decision (forecast + policy over a bundle's real variant rows), and
+// one engine variant switch, with a count of heap allocations made while
+// switching. The runtime is built as an application builds it
+// (runtime::AdaptiveRuntime).
 //
 //   build/bin/bench_runtime --bundle B [--monitor-seconds 20] [--json]
 
@@ -19,14 +21,10 @@
 
 #include "core/error.h"
 #include "core/execution.h"
+#include "core/order_statistics.h"
 #include "core/timing.h"
-#include "runtime/adaptation_controller.h"
-#include "runtime/adaptive_engine.h"
-#include "runtime/bundle.h"
-#include "runtime/resource_monitor.h"
+#include "runtime/adaptive_runtime.h"
 #include "runtime/system_sampler.h"
-#include "runtime/variant_rows.h"
-#include "search/performance_tables.h"
 
 // Every heap allocation in this program passes through here, so the switch
 // benchmark can count the ones made while switching. GCC sees these paired
@@ -63,8 +61,8 @@ struct Stats {
   double median = 0, p99 = 0, max = 0;
 };
 Stats stats(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return {v[v.size() / 2], v[size_t(0.99 * double(v.size() - 1))], v.back()};
+  const std::vector<double> q = core::quantiles(std::move(v), {0.5, 0.99, 1.0});
+  return {q[0], q[1], q[2]};
 }
 
 }  // namespace
@@ -85,31 +83,30 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     core::setup_execution("1", "cpu", 0);
-    runtime::LoadedBundle bundle = runtime::load_bundle(bundle_dir);
-    runtime::AdaptiveEngine engine(bundle.net,
-                                   {runtime::BlockMode::kEager, 1, 0});
-    std::vector<core::Variant> usable;
-    for (const auto& v : bundle.manifest.variants) {
-      usable.push_back(engine.space().parse(v.id));
-    }
-    runtime::VariantRows rows = runtime::variant_rows(
-        search::read_tables(bundle.tables_path), engine.space(), usable, "", 1,
-        bundle.tables_path);
-    std::vector<size_t> engine_index;
-    for (const auto& r : rows.rows)
-      engine_index.push_back(engine.index_of_key(r.key));
+    runtime::RuntimeOptions options;
+    options.engine = {runtime::BlockMode::kEager, 1, 0};
+    options.governor.enabled = false;  // decisions alone, no thread counts
+    options.intra_op_threads = 1;
+    options.monitor.period_ms = 100;
+    options.autostart = false;
+    options.form_cache = false;
+    runtime::AdaptiveRuntime rt =
+        runtime::AdaptiveRuntime::open(bundle_dir, options);
+    runtime::AdaptiveEngine& engine = rt.engine();
+    const runtime::VariantRows& rows = rt.rows();
+    runtime::PolicyConfig pc;
+    pc.budget_ms = 2 * rows.rows[rows.rows.size() / 2].latency_ms;
+    rt.set_policy(pc);
 
-    // 1. Monitor at 10 Hz: this process's CPU time while only it runs.
-    runtime::MonitorConfig mc;
-    mc.period_ms = 100;
-    runtime::ResourceMonitor monitor(mc);
+    // 1. The loop at 10 Hz: this process's CPU time while only it runs.
+    const runtime::MonitorConfig& mc = rt.options().monitor;
     const double cpu0 = cpu_seconds();
     core::Stopwatch wall;
-    monitor.start();
+    rt.start();
     std::this_thread::sleep_for(std::chrono::duration<double>(monitor_seconds));
-    monitor.stop();
+    rt.stop();
     const double monitor_share = (cpu_seconds() - cpu0) / wall.seconds();
-    const size_t samples = monitor.samples_taken();
+    const size_t samples = rt.stats().samples;
     runtime::SystemSampler sampler;
     std::vector<double> sample_us;
     for (int i = 0; i < 200; ++i) {
@@ -121,13 +118,9 @@ int main(int argc, char** argv) {
     }
 
     // 2. Decisions: the controller's whole step (forecast + policy + the
-    // switch when there is one) on a load that wanders like a busy machine.
-    runtime::PolicyConfig pc;
-    pc.budget_ms = 2 * rows.rows[rows.rows.size() / 2].latency_ms;
-    runtime::AdaptationController controller(
-        engine,
-        runtime::AdaptationPolicy(rows.rows, rows.layers, rows.model, pc),
-        engine_index);
+    // switch when there is one) on a load that wanders like a busy machine,
+    // fed to a fresh loop.
+    rt.reset();
     std::mt19937 rng(0);
     std::normal_distribution<double> step(0, 0.08);
     double load = 0.3;
@@ -138,11 +131,11 @@ int main(int argc, char** argv) {
       s.background_load = load;
       s.cpu_utilization = load;
       auto t = Clock::now();
-      controller.on_sample(s);
+      rt.feed(s);
       decision_us.push_back(
           std::chrono::duration<double, std::micro>(Clock::now() - t).count());
     }
-    runtime::ControllerStatus status = controller.status();
+    runtime::ControllerStatus status = rt.stats().loop;
 
     // 3. Switches: the engine's switch_to alone, and heap allocations in it.
     const size_t n = engine.variants().size();

@@ -28,6 +28,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/order_statistics.h"
 #include "core/timing.h"
 #include "experiments/benchmarks/run_command.h"
 #include "search/guided_search.h"
@@ -69,7 +70,7 @@ std::vector<SearchQuery> make_queries(const std::vector<SearchRow>& rows,
   std::sort(lat.begin(), lat.end());
   std::sort(energy.begin(), energy.end());
   auto quantile = [](const std::vector<double>& v, double q) {
-    return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
+    return core::sorted_quantile(v, q);
   };
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0, 1);

@@ -6,11 +6,14 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <string>
 #include <vector>
 
@@ -316,6 +319,108 @@ TEST(CliTrain, MismatchAndBadInputsFailBeforeTraining) {
     EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << r.err;
     EXPECT_FALSE(std::filesystem::exists(dir.file("x/checkpoints/last.pt")));
   }
+}
+
+// Your own images (dataset.format: image_folder): three classes of flat
+// colours as 10x8 PNGs and JPEGs, brought to 8x8 by the centre crop.
+const int kFolderColours[3][3] = {{200, 30, 40}, {20, 180, 60}, {40, 50, 220}};
+
+void write_image_folder(const adascale::testing::TempDir& dir,
+                        int train_per_class) {
+  const char* names[] = {"blue_sky", "green_grass", "red_brick"};
+  for (int c = 0; c < 3; ++c) {
+    // names[] is sorted, so class c is label c.
+    const int* rgb = kFolderColours[c];
+    cv::Mat image(8, 10, CV_8UC3, cv::Scalar(rgb[2], rgb[1], rgb[0]));
+    for (int k = 0; k < train_per_class + 2; ++k) {
+      const bool train = k < train_per_class;
+      const std::string folder =
+          dir.file(std::string(train ? "train/" : "test/") + names[c]);
+      std::filesystem::create_directories(folder);
+      // PNG in train/ keeps the statistics exact; the test split mixes in
+      // JPEG.
+      const std::string ext = train || k % 2 == 0 ? ".png" : ".jpg";
+      ASSERT_TRUE(
+          cv::imwrite(folder + "/img" + std::to_string(k) + ext, image));
+    }
+  }
+}
+
+TEST(CliImageFolder, DataReportsMeanAndStd) {
+  adascale::testing::TempDir dir;
+  write_image_folder(dir, 4);
+  const std::string args =
+      "--set dataset.format=image_folder --set dataset.root=" + dir.path() +
+      " --set dataset.image_folder.image_size=8 --set threads=1 "
+      "--set log_level=warn --set loader.batch_size=4";
+  Result r = run("data --json --batches 1 " + args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["format"], "image_folder");
+  EXPECT_EQ(j["shape"], nlohmann::json({3, 8, 8}));
+  EXPECT_EQ(j["classes"],
+            nlohmann::json({"blue_sky", "green_grass", "red_brick"}));
+  EXPECT_EQ(j["splits"][0]["images"], 12);
+  EXPECT_EQ(j["splits"][3]["images"], 6);
+  for (int ch = 0; ch < 3; ++ch) {
+    // Every class has as many images: mean and std over the three colours.
+    double mean = 0, sq = 0;
+    for (const auto& rgb : kFolderColours) {
+      mean += rgb[ch] / 3.0;
+      sq += rgb[ch] * rgb[ch] / 3.0;
+    }
+    const double std = std::sqrt(sq - mean * mean);
+    EXPECT_NEAR(j["channel_mean_255"][ch].get<double>(), mean, 1e-6);
+    EXPECT_NEAR(j["channel_std_255"][ch].get<double>(), std, 1e-6);
+    EXPECT_NEAR(j["normalization"]["mean"][ch].get<double>(), mean / 255, 1e-4);
+    EXPECT_NEAR(j["normalization"]["std"][ch].get<double>(), std / 255, 1e-4);
+  }
+  Result text = run("data --batches 1 " + args);
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(text.out.find("for the config: dataset: {mean: [0."),
+            std::string::npos)
+      << text.out;
+}
+
+TEST(CliImageFolder, TrainsOneEpochAndNamesBadImages) {
+  adascale::testing::TempDir dir;
+  write_image_folder(dir, 12);
+  std::string yaml = kTinyTrain;
+  const std::string synthetic =
+      yaml.substr(yaml.find("  format: synthetic"),
+                  yaml.find("augment:") - yaml.find("  format: synthetic"));
+  yaml.replace(yaml.find(synthetic), synthetic.size(),
+               "  format: image_folder\n  root: " + dir.path() +
+                   "\n  validation_fraction: 0.2\n");
+  yaml.replace(yaml.find("epochs: 2"), 9, "epochs: 1");
+  const std::string config = dir.write("folder.yaml", yaml);
+  Result t =
+      run("train --json --config " + config + " --out " + dir.file("run"));
+  ASSERT_EQ(t.status, 0) << t.err;
+  auto j = nlohmann::json::parse(t.out);
+  EXPECT_EQ(j["stages"].size(), 2u);
+  ASSERT_EQ(j["test"].size(), 2u);
+  EXPECT_EQ(j["test"][1]["samples"], 6);
+  // The resolved config records the side the images were brought to.
+  EXPECT_NE(adascale::core::read_file(dir.file("run/config.yaml"))
+                .find("image_size: 8"),
+            std::string::npos);
+
+  const std::string bad = dir.write("train/green_grass/img9.png", "garbage");
+  Result b = run("train --config " + config + " --out " + dir.file("run2"));
+  EXPECT_NE(b.status, 0);
+  EXPECT_EQ(count_lines(b.err), 1) << b.err;
+  EXPECT_NE(b.err.find(bad + ": cannot decode image"), std::string::npos)
+      << b.err;
+  std::filesystem::remove(bad);
+  std::filesystem::create_directories(dir.file("train/yellow"));
+  Result e = run("data --config " + config);
+  EXPECT_NE(e.status, 0);
+  EXPECT_EQ(count_lines(e.err), 1) << e.err;
+  EXPECT_NE(
+      e.err.find(dir.file("train/yellow") + ": class 'yellow' has no images"),
+      std::string::npos)
+      << e.err;
 }
 
 TEST(CliBench, TrainReportsImagesPerSecond) {
@@ -813,7 +918,13 @@ TEST(CliDemo, RunsBothPhasesUnderATraceAndWritesItsOutputs) {
     EXPECT_GT(p.at("inferences").get<int64_t>(), 0) << phase;
     EXPECT_GT(p.at("latency_mean_ms").get<double>(), 0) << phase;
     EXPECT_GE(p.at("accuracy").get<double>(), 0) << phase;
+    // One forecast per monitor sample, from AR or the last value.
+    const auto& used = p.at("forecasts_used");
+    EXPECT_GE(used.at("ar").get<int64_t>() + used.at("naive").get<int64_t>(), 1)
+        << phase;
+    EXPECT_TRUE(p.contains("used_forecast_mae")) << phase;
   }
+  EXPECT_EQ(summary.at("forecaster"), "best");
   EXPECT_TRUE(summary.contains("adaptive_vs_static"));
   EXPECT_GT(std::filesystem::file_size(out + "/timeline.png"), 1000u);
 }
@@ -836,6 +947,7 @@ TEST(CliDemo, BadInputsAreOneLineAndNonZero) {
       {base + "--budget-ms 5 --min-accuracy 0 --static e9:nope", "e9"},
       {base + "--budget-ms 5 --min-accuracy 1.5", "--min-accuracy"},
       {base + "--budget-ms 5 --mode sometimes", "--mode"},
+      {base + "--budget-ms 5 --forecaster mean", "--forecaster"},
   };
   for (const Case& c : cases) {
     Result r = demo(c.args);

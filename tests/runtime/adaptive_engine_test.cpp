@@ -308,6 +308,66 @@ TEST(AdaptiveEngine, BadInt8OptionsAreRefused) {
   EXPECT_THROW(AdaptiveEngine(trained_like_net(), bad), UsageError);
 }
 
+// ---- thread counts ---------------------------------------------------------
+
+// Two intra-op threads for the test's duration, whatever the machine has.
+struct TwoThreads {
+  int before = at::get_num_threads();
+  TwoThreads() { at::set_num_threads(2); }
+  ~TwoThreads() { at::set_num_threads(before); }
+};
+
+TEST(AdaptiveEngine, EveryVariantRunsAtTheThreadCountChosenForIt) {
+  TwoThreads two;
+  auto reference = trained_like_net();
+  EngineOptions options;
+  options.timing_repeats = 9;
+  AdaptiveEngine engine(trained_like_net(), options);
+  ASSERT_EQ(engine.thread_counts(), (std::vector<int>{2, 1}));
+  for (const BlockReport& b : engine.blocks()) {
+    EXPECT_EQ(b.threads_ms.size(), 2u) << b.name;
+  }
+  torch::Tensor x = torch::randn({2, 3, 16, 16});
+  for (size_t i = 0; i < engine.variants().size(); ++i) {
+    const ThreadChoice& c = engine.thread_choice(i);
+    ASSERT_TRUE(c.threads == 1 || c.threads == 2);
+    EXPECT_EQ(c.rule == FormRule::kSignificant, c.threads == 1);
+    auto want = eager_logits(reference, x, engine.variants()[i]);
+    EXPECT_TRUE(torch::allclose(engine.infer(x, i).logits, want, 1e-4, 1e-5));
+    // The inferring thread runs at the variant's count …
+    EXPECT_EQ(at::get_num_threads(), c.threads);
+  }
+  // … and never above the cap the governor sets.
+  engine.set_threads(1);
+  for (size_t i = 0; i < engine.variants().size(); ++i) {
+    engine.infer(x, i);
+    EXPECT_EQ(at::get_num_threads(), 1);
+  }
+  EXPECT_THROW(engine.thread_choice(engine.variants().size()), UsageError);
+}
+
+TEST(AdaptiveEngine, ThreadChoiceOffOrOneThreadKeepsTheCount) {
+  TwoThreads two;
+  EngineOptions options;
+  options.timing_repeats = 3;
+  options.choose_threads = false;
+  AdaptiveEngine off(trained_like_net(), options);
+  EXPECT_EQ(off.thread_counts(), (std::vector<int>{2}));
+  for (size_t i = 0; i < off.variants().size(); ++i) {
+    EXPECT_EQ(off.threads_of(i), 2);
+  }
+  at::set_num_threads(1);
+  options.choose_threads = true;
+  AdaptiveEngine one(trained_like_net(), options);
+  EXPECT_EQ(one.thread_counts(), (std::vector<int>{1}));
+  // The eager and optimized modes time nothing.
+  at::set_num_threads(2);
+  options.mode = BlockMode::kOptimized;
+  AdaptiveEngine fixed(trained_like_net(), options);
+  EXPECT_EQ(fixed.thread_counts(), (std::vector<int>{2}));
+  for (const BlockReport& b : fixed.blocks()) EXPECT_TRUE(b.threads_ms.empty());
+}
+
 // ---- form cache -----------------------------------------------------------
 
 EngineOptions cached_options(const std::string& dir) {
@@ -349,6 +409,24 @@ TEST(AdaptiveEngine, TheFirstStartStoresItsFormsAndTheNextReusesThem) {
     EXPECT_TRUE(torch::allclose(
         second.infer(x, i).logits,
         eager_logits(reference, x, second.variants()[i]), 1e-4, 1e-5));
+  }
+}
+
+// The thread counts come back from the cache exactly: the stored samples
+// are the first start's, so the choice made from them is the same.
+TEST(AdaptiveEngine, ACachedStartChoosesTheSameThreadCounts) {
+  TwoThreads two;
+  TempDir dir;
+  AdaptiveEngine first(trained_like_net(), cached_options(dir.path()));
+  AdaptiveEngine second(trained_like_net(), cached_options(dir.path()));
+  ASSERT_EQ(second.startup().cache, FormCacheStatus::kHit);
+  EXPECT_EQ(second.thread_counts(), first.thread_counts());
+  for (size_t i = 0; i < first.blocks().size(); ++i) {
+    EXPECT_EQ(second.blocks()[i].threads_ms, first.blocks()[i].threads_ms);
+  }
+  for (size_t i = 0; i < first.variants().size(); ++i) {
+    EXPECT_EQ(second.thread_choice(i).threads, first.thread_choice(i).threads);
+    EXPECT_EQ(second.thread_choice(i).p_value, first.thread_choice(i).p_value);
   }
 }
 

@@ -22,11 +22,33 @@ std::vector<std::string> names() {
 }
 
 std::vector<CachedForm> forms() {
-  return {
-      {"stem", Form::kOptimized, FormRule::kDefault, 0.2, 0.25, 0, 0.4, -0.1},
-      {"stage1/basic", Form::kEager, FormRule::kSignificant, 0.5, 0.7, 0, 1e-4,
-       0.28},
-      {"exit1", Form::kInt8, FormRule::kSignificant, 0.3, 0.2, 0.1, 2e-6, 0.5}};
+  return {{"stem",
+           Form::kOptimized,
+           FormRule::kDefault,
+           0.2,
+           0.25,
+           0,
+           0.4,
+           -0.1,
+           {}},
+          {"stage1/basic",
+           Form::kEager,
+           FormRule::kSignificant,
+           0.5,
+           0.7,
+           0,
+           1e-4,
+           0.28,
+           {}},
+          {"exit1",
+           Form::kInt8,
+           FormRule::kSignificant,
+           0.3,
+           0.2,
+           0.1,
+           2e-6,
+           0.5,
+           {}}};
 }
 
 TEST(FormCache, WhatIsWrittenIsReadBack) {
@@ -48,6 +70,39 @@ TEST(FormCache, WhatIsWrittenIsReadBack) {
   std::string text = core::read_file(path);
   const size_t last = text.rfind("sha256 ");
   EXPECT_EQ(text.substr(last + 7, 64), core::sha256_hex(text.substr(0, last)));
+}
+
+TEST(FormCache, ThreadSamplesAreReadBackAndBounded) {
+  TempDir dir;
+  const std::string path = dir.file("forms.txt");
+  std::vector<CachedForm> with_threads = forms();
+  with_threads[1].threads = {{2, {0.5, 0.25, 0.75}}, {1, {0.125, 0.5, 1}}};
+  write_form_cache(path, key(), with_threads);
+  FormCacheRead read = read_form_cache(path, key(), names());
+  ASSERT_EQ(read.status, FormCacheStatus::kHit) << read.reason;
+  EXPECT_TRUE(read.forms[0].threads.empty());
+  ASSERT_EQ(read.forms[1].threads.size(), 2u);
+  EXPECT_EQ(read.forms[1].threads[1].threads, 1);
+  EXPECT_EQ(read.forms[1].threads[1].ms, (std::vector<double>{0.125, 0.5, 1}));
+  // A consistent file claiming more samples than it holds, or absurdly
+  // many, is refused without allocating them.
+  const std::string good = core::read_file(path);
+  const std::string body = good.substr(0, good.rfind("sha256 "));
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{
+           {" 1 3 0.125", " 1 4 0.125"},
+           {" 1 3 0.125", " 1 999999999 0.125"},
+           {" 2 2 3 0.5", " 99 2 3 0.5"}}) {
+    std::string edited = body;
+    const size_t at = edited.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    edited.replace(at, from.size(), to);
+    core::write_file_atomic(
+        path, edited + "sha256 " + core::sha256_hex(edited) + "\n");
+    EXPECT_EQ(read_form_cache(path, key(), names()).status,
+              FormCacheStatus::kCorrupt)
+        << to;
+  }
 }
 
 TEST(FormCache, AMissingFileIsAMiss) {
@@ -114,8 +169,12 @@ TEST(FormCache, AnyEditTruncationOrForeignFileIsCorrupt) {
   auto signed_body = [](const std::string& body) {
     return body + "sha256 " + core::sha256_hex(body) + "\n";
   };
-  EXPECT_EQ(status_of(signed_body("adascale-engine-forms 1\nmachine x\n")),
+  EXPECT_EQ(status_of(signed_body("adascale-engine-form 3\nmachine x\n")),
             FormCacheStatus::kCorrupt);
+  // An older version of the format is the normal first start after an
+  // upgrade: stale, timed again, not a warning about damage.
+  EXPECT_EQ(status_of(signed_body("adascale-engine-forms 1\nmachine x\n")),
+            FormCacheStatus::kStale);
   const std::string body = good.substr(0, good.rfind("sha256 "));
   std::string unknown_form = body;
   unknown_form.replace(unknown_form.find("block exit1 int8"), 16,

@@ -147,6 +147,47 @@ TEST(FormChoice, TheLargerConvincingGainWinsAmongAlternatives) {
   EXPECT_EQ(d.form, Form::kEager);
 }
 
+TEST(ThreadChoice, FewerThreadsWinOnlyOnConvincingEvidence) {
+  // 1 thread 20% and 0.08 ms faster in every round: chosen.
+  ThreadChoice one =
+      choose_threads({2, rounds(21, 0.4)}, {{1, rounds(21, 0.32)}});
+  EXPECT_EQ(one.threads, 1);
+  EXPECT_EQ(one.rule, FormRule::kSignificant);
+  EXPECT_LT(one.p_value, 0.01);
+  EXPECT_NEAR(one.gain, 0.2, 1e-9);
+  // A big variant is faster on all threads: the default stands, with the
+  // challenger's (losing) evidence reported.
+  ThreadChoice all =
+      choose_threads({2, rounds(21, 1.4)}, {{1, rounds(21, 2.4)}});
+  EXPECT_EQ(all.threads, 2);
+  EXPECT_EQ(all.rule, FormRule::kDefault);
+  EXPECT_LT(all.gain, 0);
+  // A burst over the first rounds cannot decide it, nor a tiny saving.
+  EXPECT_EQ(choose_threads({2, rounds(21, 0.4, 8, 5.0)}, {{1, rounds(21, 0.6)}})
+                .threads,
+            2);
+  EXPECT_EQ(
+      choose_threads({2, rounds(21, 0.04)}, {{1, rounds(21, 0.03)}}).threads,
+      2);
+  // Alternating winners: no evidence either way.
+  EXPECT_EQ(choose_threads({4, wobble(rounds(20, 1.0), 0.1)},
+                           {{2, wobble(rounds(20, 1.0), -0.1)}})
+                .threads,
+            4);
+}
+
+TEST(ThreadChoice, TheLargestConvincingGainAmongFewerCounts) {
+  ThreadChoice c = choose_threads(
+      {8, rounds(21, 1.0)},
+      {{4, rounds(21, 0.7)}, {2, rounds(21, 0.6)}, {1, rounds(21, 0.9)}});
+  EXPECT_EQ(c.threads, 2);
+  EXPECT_NEAR(c.gain, 0.4, 1e-9);
+  EXPECT_EQ(choose_threads({1, rounds(21, 1.0)}, {}).threads, 1);
+  FormChoiceOptions bad;
+  bad.alpha = 0;
+  EXPECT_THROW(choose_threads({2, rounds(3, 1)}, {}, bad), UsageError);
+}
+
 TEST(FormChoice, BadOptionsAndNamesAreRefused) {
   FormChoiceOptions bad;
   bad.alpha = 0;
