@@ -21,20 +21,9 @@ done
 ((${#readers[@]})) || readers=(cifar idx tiny_imagenet config manifest checkpoint)
 
 BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
-# clang and its libFuzzer runtime; the rest is what scripts/setup.sh installs.
-missing=()
-for p in clang libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "fuzz: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-scripts/setup.sh --no-build
+# clang and its libFuzzer runtime, installed with what scripts/setup.sh
+# installs.
+ADASCALE_EXTRA_PACKAGES="clang libclang-rt-14-dev" scripts/setup.sh --no-build
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -G Ninja -S . -B "$BUILD_DIR" -DADASCALE_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -20,6 +20,10 @@ PACKAGES=(
   dataset-fashion-mnist
 )
 
+# Callers add their own needs (scripts/fuzz.sh: clang and libFuzzer).
+# shellcheck disable=SC2206
+PACKAGES+=(${ADASCALE_EXTRA_PACKAGES:-})
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
