@@ -111,7 +111,7 @@ inline constexpr const char* kCheckpointFingerprint = "adascale-fuzz";
 
 /// A valid checkpoint of run_checkpoint_input()'s model and optimiser, as
 /// save_checkpoint() writes it (`sealed`) or as an older build did (the bare
-/// archive, which the fuzzer can mutate past the checksum).
+/// archive, which the reader refuses before LibTorch sees it).
 std::string checkpoint_seed(bool sealed);
 
 }  // namespace adascale::fuzz

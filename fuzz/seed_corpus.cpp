@@ -307,7 +307,9 @@ std::vector<Seed> checkpoint_seeds() {
   bad_seal.back() = char(bad_seal.back() ^ 1);
   return {
       {"valid_sealed", sealed, true},
-      {"valid_bare_archive", bare, true},
+      // Without a checksum: refused, intact or not (no unverified archive
+      // reaches LibTorch's loader).
+      {"bare_archive", bare, false},
       {"truncated_archive", bare.substr(0, bare.size() / 2), false},
       {"damaged_zip_directory", no_directory, false},
       {"damaged_sealed", bad_seal, false},

@@ -125,12 +125,14 @@ CheckpointReader::CheckpointReader(const std::string& path,
   if (core::is_sealed(bytes)) {
     payload = core::unseal(bytes, "checkpoint " + path);
   } else if (bytes.compare(0, 2, "PK") == 0) {
-    // A zip archive without the header: written before checkpoints carried
-    // a checksum. Accepted, as refusing would strand every older run.
-    log::warn(
-        "checkpoint {}: no checksum (written by an older build); its "
-        "integrity cannot be verified",
-        path);
+    // A zip archive without the header, as builds before checksums wrote
+    // them. Refused: LibTorch compiles the archive's TorchScript code
+    // records while loading, and a damaged one crashes the process
+    // (SIGSEGV in ScriptTypeParser, found by fuzz/checkpoint_fuzz), which
+    // no check of ours after the fact can turn into an error.
+    fail(
+        "has no checksum (written by a build before checkpoints were "
+        "sealed); refusing to load an archive that cannot be verified");
   } else {
     fail("not a readable checkpoint (truncated or corrupted)");
   }

@@ -64,8 +64,8 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
 
 /// Reads a checkpoint and checks its checksum, format, version and
 /// fingerprint before anything is restored. Every failure is a DataError
-/// naming the file. A checkpoint from before checksums (a bare archive) is
-/// read with a warning that it cannot be verified.
+/// naming the file, including a checkpoint from before checksums (a bare
+/// archive), which cannot be verified and so is never handed to LibTorch.
 class CheckpointReader {
  public:
   CheckpointReader(const std::string& path, const std::string& fingerprint);

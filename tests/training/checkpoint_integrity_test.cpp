@@ -1,5 +1,5 @@
 // Checkpoints carry a SHA-256 of their archive: a damaged byte anywhere is
-// refused by name; checkpoints from before checksums still load; a write
+// refused by name, and so is a checkpoint from before checksums; a write
 // that fails midway keeps the previous checkpoint.
 
 #include <gtest/gtest.h>
@@ -54,45 +54,21 @@ TEST(CheckpointIntegrity, AFlippedByteAnywhereIsRefusedByName) {
                     "checksum mismatch");
 }
 
-TEST(CheckpointIntegrity, ACheckpointFromBeforeChecksumsStillLoads) {
+TEST(CheckpointIntegrity, ACheckpointWithoutAChecksumIsRefusedByName) {
   TempDir dir;
   const std::string path = dir.file("old.pt");
   const std::string sealed = write_checkpoint(path, 5);
-  // What older builds wrote: the bare archive.
+  // What builds before checksums wrote: the bare archive. It cannot be
+  // verified, and a damaged code record in it crashes LibTorch's loader
+  // (fuzz/checkpoint_fuzz), so it never reaches the loader, intact or not.
   const std::string bare = sealed.substr(sealed.find('\n') + 1);
   ASSERT_EQ(bare.compare(0, 2, "PK"), 0);
-  core::write_file_atomic(path, bare);
-  CheckpointReader reader(path, "spec");
-  EXPECT_EQ(reader.state().epoch, 5);
-  torch::nn::Linear model(16, 8);
-  reader.restore_model(*model);
-  // Another spec is refused as foreign, not as damaged.
-  EXPECT_THROW_WITH(CheckpointReader(path, "other"), CheckpointMismatchError,
-                    "written for a different model spec");
-}
-
-TEST(CheckpointIntegrity, DamagedUnsealedArchivesFailAsDataErrorsOnly) {
-  TempDir dir;
-  const std::string path = dir.file("old.pt");
-  const std::string sealed = write_checkpoint(path, 1);
-  const std::string bare = sealed.substr(sealed.find('\n') + 1);
-  // Without a checksum nothing finds every flip, but none may escape as
-  // anything but a DataError naming the file.
-  for (size_t offset = 0; offset < bare.size(); offset += bare.size() / 6) {
+  for (size_t offset : {size_t(0), bare.size() / 3, bare.size() / 2}) {
     std::string damaged = bare;
-    damaged[offset] = char(damaged[offset] ^ 0x5a);
+    if (offset > 0) damaged[offset] = char(damaged[offset] ^ 0x5a);
     core::write_file_atomic(path, damaged);
-    try {
-      CheckpointReader reader(path, "spec");
-      torch::nn::Linear model(16, 8);
-      reader.restore_model(*model);
-      reader.restore_rng();
-    } catch (const DataError& e) {
-      EXPECT_NE(std::string(e.what()).find(path), std::string::npos)
-          << e.what();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "offset " << offset << ": " << e.what();
-    }
+    EXPECT_THROW_WITH(CheckpointReader(path, "spec"), DataError,
+                      "checkpoint " + path + ": has no checksum");
   }
 }
 
