@@ -130,6 +130,7 @@ RowDataset RowDataset::create(const File& file, const std::string& name,
   RowDataset ds;
   ds.where_ = file.path() + ":/" + name;
   ds.row_size_ = layout.row_size;
+  ds.fields_ = layout.fields;
   ds.memory_type_ = memory_type(layout, ds.where_);
 
   Handle stored(H5Tcopy(ds.memory_type_.get()), H5Tclose);
@@ -166,6 +167,7 @@ RowDataset RowDataset::open(const File& file, const std::string& name,
       Handle(H5Dopen2(file.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.dataset_.valid()) ds.fail("cannot open dataset");
   ds.memory_type_ = memory_type(layout, ds.where_);
+  ds.fields_ = layout.fields;
   return ds;
 }
 
@@ -213,6 +215,7 @@ void RowDataset::read(void* out, int64_t first, int64_t count) const {
   if (first < 0 || first + count > rows()) {
     throw InternalError(where_ + ": read past the end");
   }
+  check_stored_columns();
   Handle file_space(H5Dget_space(dataset_.get()), H5Sclose);
   hsize_t start[1] = {static_cast<hsize_t>(first)};
   hsize_t n[1] = {static_cast<hsize_t>(count)};
@@ -222,7 +225,6 @@ void RowDataset::read(void* out, int64_t first, int64_t count) const {
                           nullptr) < 0 ||
       H5Dread(dataset_.get(), memory_type_.get(), mem_space.get(),
               file_space.get(), H5P_DEFAULT, out) < 0) {
-    // A stored type lacking one of our fields lands here too.
     throw DataError(where_ + ": cannot read rows" + hdf5_reason());
   }
 }
@@ -256,6 +258,44 @@ int64_t RowDataset::read_attribute(const std::string& name) const {
                     hdf5_reason());
   }
   return value;
+}
+
+void RowDataset::check_stored_columns() const {
+  Handle stored(H5Dget_type(dataset_.get()), H5Tclose);
+  if (!stored.valid()) fail("cannot read the stored type");
+  if (H5Tget_class(stored.get()) != H5T_COMPOUND) {
+    throw DataError(where_ + ": not a table of rows (no compound type)");
+  }
+  for (const Field& f : fields_) {
+    const int index = H5Tget_member_index(stored.get(), f.name.c_str());
+    if (index < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      std::string names;
+      const int members = H5Tget_nmembers(stored.get());
+      for (int i = 0; i < members; ++i) {
+        char* name = H5Tget_member_name(stored.get(), unsigned(i));
+        if (name == nullptr) continue;
+        names += (names.empty() ? "" : ", ") + std::string(name);
+        H5free_memory(name);
+      }
+      throw DataError(where_ + ": no column '" + f.name +
+                      "' (the file has: " + names + ")");
+    }
+    const H5T_class_t want = f.type == FieldType::kString    ? H5T_STRING
+                             : f.type == FieldType::kFloat64 ? H5T_FLOAT
+                                                             : H5T_INTEGER;
+    const H5T_class_t got = H5Tget_member_class(stored.get(), unsigned(index));
+    if (got != want) {
+      auto kind = [](H5T_class_t c) {
+        return c == H5T_STRING    ? "text"
+               : c == H5T_FLOAT   ? "a floating-point number"
+               : c == H5T_INTEGER ? "an integer"
+                                  : "another type";
+      };
+      throw DataError(where_ + ": column '" + f.name + "' holds " + kind(got) +
+                      ", expected " + kind(want));
+    }
+  }
 }
 
 void RowDataset::check_row_size(size_t size) const {

@@ -5,7 +5,8 @@
 /// attributes such as a format version. Identifiers close themselves, HDF5's
 /// own stderr error printing is switched off, and every failure is an
 /// IoError (DataError for a missing dataset or attribute) naming the file.
-/// hdf5.h stays out of this header.
+/// hdf5.h stays out of this header. Tables of AdaScale rows get their
+/// layout from the row's one column list (core/row_schema.h).
 
 #include <cstddef>
 #include <cstdint>
@@ -92,7 +93,8 @@ class RowDataset {
   static RowDataset create(const File& file, const std::string& name,
                            const RowLayout& layout, int64_t chunk_rows = 256);
   /// Opens the existing dataset `name`; fields are converted to `layout` by
-  /// name when read. Throws DataError when it is missing.
+  /// name when read (the stored rows may hold more columns). Throws
+  /// DataError when it is missing.
   static RowDataset open(const File& file, const std::string& name,
                          const RowLayout& layout);
 
@@ -103,6 +105,9 @@ class RowDataset {
   /// Grows (zero-filled) or shrinks the dataset to `rows` rows.
   void resize(int64_t rows);
   /// Reads rows [first, first + count) into `out` (laid out as `layout`).
+  /// Throws DataError naming the file and the column when the stored rows
+  /// lack a column of `layout` or hold it as another kind (text for a
+  /// number).
   void read(void* out, int64_t first, int64_t count) const;
 
   /// Writes (or overwrites) a scalar 64-bit integer attribute.
@@ -126,12 +131,17 @@ class RowDataset {
     return out;
   }
 
- private:
+  /// Throws InternalError when `size` is not the layout's row size.
   void check_row_size(size_t size) const;
+
+ private:
   [[noreturn]] void fail(const std::string& what) const;
+  /// The check read() makes of the stored columns against fields_.
+  void check_stored_columns() const;
 
   std::string where_;  ///< "file.h5:/name", for messages
   size_t row_size_ = 0;
+  std::vector<Field> fields_;
   Handle dataset_;
   Handle memory_type_;
 };

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/row_schema.h"
 #include "search/latency_model.h"
 
 namespace adascale::search {
@@ -38,6 +39,23 @@ struct IndexEntry {
   int layers = 0;  ///< profiled layers: the load correction's per-layer term
   double validation_top1 = 0;     ///< [0, 1]; NaN when not scored
   int64_t validation_images = 0;  ///< images top-1 was scored on
+
+  /// The columns of /performance_index, in file order (and of tables.csv,
+  /// less the key).
+  template <typename V>
+  void visit(V& v) {
+    using core::Column;
+    v("key", key, Column::hdf5_only(), "packed variant key");
+    v("variant", variant, Column::text(kTablesVariantChars + 1));
+    v("exit", exit, "1-based");
+    v("params", params);
+    v("storage_bytes", storage_bytes, "bytes, fp32");
+    v("macs", macs);
+    v("memory_access_bytes", memory_access_bytes, "bytes, eq. 4, batch 1");
+    v("layers", layers, "profiled layers");
+    v("validation_top1", validation_top1, "[0, 1]; NaN: not scored");
+    v("validation_images", validation_images);
+  }
 };
 
 struct PredictiveEntry {
@@ -49,6 +67,21 @@ struct PredictiveEntry {
   double predicted_energy_mj = 0;
   double hit_rate = 0;             ///< eq. 5
   double measured_latency_ms = 0;  ///< NaN when not measured
+
+  /// The columns of /predictive_performance, in file order (and of
+  /// tables.csv after the index columns, less the key).
+  template <typename V>
+  void visit(V& v) {
+    using core::Column;
+    v("key", key, Column::hdf5_only(), "packed variant key");
+    v("device", device, Column::text(kTablesDeviceChars + 1));
+    v("batch", batch);
+    v("threads", threads);
+    v("predicted_latency_ms", predicted_latency_ms, "ms, no load, max clock");
+    v("predicted_energy_mj", predicted_energy_mj, "mJ");
+    v("hit_rate", hit_rate, "eq. 5");
+    v("measured_latency_ms", measured_latency_ms, "ms; NaN: not measured");
+  }
 };
 
 struct LatencyModelEntry {
@@ -64,6 +97,31 @@ struct LatencyModelEntry {
   /// (NaN: no measurement under load yet).
   double load_within_10pct = 0;
   double load_probe_load = 0;
+
+  /// The columns of /latency_models, in file order: every class scale,
+  /// then every per-layer cost (stored in µs).
+  template <typename V>
+  void visit(V& v) {
+    using core::Column;
+    v("device", device, Column::text(kTablesDeviceChars + 1));
+    v("batch", batch);
+    v("threads", threads);
+    v("fitted_on", model.fitted_on, "variants measured");
+    for (size_t c = 0; c < kLayerClasses; ++c) {
+      v(std::string("scale_") + layer_class_name(LayerClass(c)),
+        model.class_scale[c]);
+    }
+    for (size_t c = 0; c < kLayerClasses; ++c) {
+      v(std::string("per_layer_us_") + layer_class_name(LayerClass(c)),
+        model.per_layer_s[c], Column::scaled(1e6), "µs");
+    }
+    v("load_slope", model.load_slope);
+    v("load_per_layer_us", model.load_per_layer_s, Column::scaled(1e6), "µs");
+    v("within_10pct", within_10pct);
+    v("fit_load", fit_load);
+    v("load_within_10pct", load_within_10pct);
+    v("load_probe_load", load_probe_load);
+  }
 };
 
 struct PerformanceTables {

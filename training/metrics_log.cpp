@@ -2,10 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <array>
 #include <cerrno>
-#include <charconv>
-#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -23,98 +20,16 @@ namespace h5 = core::hdf5;
 constexpr const char* kCsvName = "metrics.csv";
 constexpr const char* kH5Name = "metrics.h5";
 constexpr const char* kDataset = "metrics";
-constexpr size_t kColumns = 13;
-constexpr std::array<const char*, 4> kKinds = {"train", "validation", "test",
-                                               "stage"};
 
-// The row as stored in metrics.h5.
-struct H5Row {
-  char kind[kMetricsStringBytes];
-  int32_t stage;
-  int32_t epoch;
-  char variant[kMetricsStringBytes];
-  int32_t exit;
-  double loss, top1, top5, lr, epoch_seconds, images_per_second;
-  int64_t peak_rss_bytes;
-  double wall_seconds;
-};
-
-const h5::RowLayout& h5_layout() {
-  using h5::FieldType;
-  static const h5::RowLayout layout{
-      sizeof(H5Row),
-      {
-          {"kind", offsetof(H5Row, kind), FieldType::kString,
-           kMetricsStringBytes},
-          {"stage", offsetof(H5Row, stage), FieldType::kInt32},
-          {"epoch", offsetof(H5Row, epoch), FieldType::kInt32},
-          {"variant", offsetof(H5Row, variant), FieldType::kString,
-           kMetricsStringBytes},
-          {"exit", offsetof(H5Row, exit), FieldType::kInt32},
-          {"loss", offsetof(H5Row, loss), FieldType::kFloat64},
-          {"top1", offsetof(H5Row, top1), FieldType::kFloat64},
-          {"top5", offsetof(H5Row, top5), FieldType::kFloat64},
-          {"lr", offsetof(H5Row, lr), FieldType::kFloat64},
-          {"epoch_seconds", offsetof(H5Row, epoch_seconds),
-           FieldType::kFloat64},
-          {"images_per_second", offsetof(H5Row, images_per_second),
-           FieldType::kFloat64},
-          {"peak_rss_bytes", offsetof(H5Row, peak_rss_bytes),
-           FieldType::kInt64},
-          {"wall_seconds", offsetof(H5Row, wall_seconds), FieldType::kFloat64},
-      }};
-  return layout;
-}
-
-H5Row to_h5(const MetricsRow& r) {
-  H5Row h{};
-  h5::copy_fixed_string(h.kind, sizeof h.kind, r.kind);
-  h.stage = r.stage;
-  h.epoch = r.epoch;
-  h5::copy_fixed_string(h.variant, sizeof h.variant, r.variant);
-  h.exit = r.exit;
-  h.loss = r.loss;
-  h.top1 = r.top1;
-  h.top5 = r.top5;
-  h.lr = r.lr;
-  h.epoch_seconds = r.epoch_seconds;
-  h.images_per_second = r.images_per_second;
-  h.peak_rss_bytes = r.peak_rss_bytes;
-  h.wall_seconds = r.wall_seconds;
-  return h;
-}
-
-MetricsRow from_h5(const H5Row& h) {
-  MetricsRow r;
-  r.kind = h5::read_fixed_string(h.kind, sizeof h.kind);
-  r.stage = h.stage;
-  r.epoch = h.epoch;
-  r.variant = h5::read_fixed_string(h.variant, sizeof h.variant);
-  r.exit = h.exit;
-  r.loss = h.loss;
-  r.top1 = h.top1;
-  r.top5 = h.top5;
-  r.lr = h.lr;
-  r.epoch_seconds = h.epoch_seconds;
-  r.images_per_second = h.images_per_second;
-  r.peak_rss_bytes = h.peak_rss_bytes;
-  r.wall_seconds = h.wall_seconds;
-  return r;
-}
-
-bool known_kind(std::string_view kind) {
-  for (const char* k : kKinds) {
-    if (kind == k) return true;
-  }
-  return false;
+const core::RowSchema& schema() {
+  return core::row_schema<MetricsRow>();
 }
 
 void validate(const MetricsRow& r) {
-  if (!known_kind(r.kind)) {
-    throw InternalError(
-        "metrics row: kind must be train|validation|test|"
-        "stage, got '" +
-        r.kind + "'");
+  const core::ColumnInfo& kind = schema().column("kind");
+  if (!kind.accepts(r.kind)) {
+    throw InternalError("metrics row: kind must be " + kind.one_of + ", got '" +
+                        r.kind + "'");
   }
   if (r.variant.find_first_of(",\"\r\n") != std::string::npos) {
     throw ConfigError("metrics row: variant '" + r.variant +
@@ -128,77 +43,9 @@ void validate(const MetricsRow& r) {
   }
 }
 
-// Shortest text that reads back as the same double (fmt's default).
-std::string csv_line(const MetricsRow& r) {
-  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.kind,
-                     r.stage, r.epoch, r.variant, r.exit, r.loss, r.top1,
-                     r.top5, r.lr, r.epoch_seconds, r.images_per_second,
-                     r.peak_rss_bytes, r.wall_seconds);
-}
-
-// Parses one CSV field, naming the file, line and column on failure.
-class FieldParser {
- public:
-  FieldParser(const std::string& path, size_t line)
-      : path_(path), line_(line) {}
-
-  template <typename T>
-  T number(std::string_view text, const char* column) const {
-    T value{};
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc() || ptr != end) {
-      fail(column, "expected a number", text);
-    }
-    return value;
-  }
-
-  [[noreturn]] void fail(const char* column, const char* what,
-                         std::string_view text) const {
-    throw DataError(fmt::format("{}:{}: {}: {}, got '{}'", path_, line_, column,
-                                what, text));
-  }
-
- private:
-  const std::string& path_;
-  size_t line_;
-};
-
-MetricsRow parse_line(const std::string& path, size_t line_no,
-                      std::string_view line) {
-  std::vector<std::string_view> f;
-  size_t start = 0;
-  while (true) {
-    size_t comma = line.find(',', start);
-    f.push_back(line.substr(start, comma - start));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  if (f.size() != kColumns) {
-    throw DataError(
-        fmt::format("{}:{}: expected {} comma-separated fields, "
-                    "got {}",
-                    path, line_no, kColumns, f.size()));
-  }
-  FieldParser p(path, line_no);
-  MetricsRow r;
-  if (!known_kind(f[0])) {
-    p.fail("kind", "expected train|validation|test|stage", f[0]);
-  }
-  r.kind = std::string(f[0]);
-  r.stage = p.number<int>(f[1], "stage");
-  r.epoch = p.number<int>(f[2], "epoch");
-  r.variant = std::string(f[3]);
-  r.exit = p.number<int>(f[4], "exit");
-  r.loss = p.number<double>(f[5], "loss");
-  r.top1 = p.number<double>(f[6], "top1");
-  r.top5 = p.number<double>(f[7], "top5");
-  r.lr = p.number<double>(f[8], "lr");
-  r.epoch_seconds = p.number<double>(f[9], "epoch_seconds");
-  r.images_per_second = p.number<double>(f[10], "images_per_second");
-  r.peak_rss_bytes = p.number<int64_t>(f[11], "peak_rss_bytes");
-  r.wall_seconds = p.number<double>(f[12], "wall_seconds");
-  return r;
+// Exact numbers: a resumed run rebuilds metrics.h5 from this file.
+std::string csv_record(const MetricsRow& r) {
+  return core::csv_line(r, core::CsvNumbers::kExact) + "\n";
 }
 
 struct CsvContents {
@@ -221,16 +68,14 @@ CsvContents parse_csv(const std::string& path, const std::string& text,
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line_no == 1) {
-      if (line != metrics_csv_header()) {
-        throw DataError(fmt::format("{}:1: expected the header '{}', got '{}'",
-                                    path, metrics_csv_header(), line));
-      }
+      schema().check_csv_header(line, path);
       continue;
     }
     if (line.empty()) {
       throw DataError(fmt::format("{}:{}: empty line", path, line_no));
     }
-    out.rows.push_back(parse_line(path, line_no, line));
+    out.rows.push_back(core::parse_csv_line<MetricsRow>(
+        line, core::CsvNumbers::kExact, fmt::format("{}:{}", path, line_no)));
     out.lines.push_back(line);
   }
   if (line_no == 0) {
@@ -242,20 +87,11 @@ CsvContents parse_csv(const std::string& path, const std::string& text,
 }  // namespace
 
 bool operator==(const MetricsRow& a, const MetricsRow& b) {
-  return a.kind == b.kind && a.stage == b.stage && a.epoch == b.epoch &&
-         a.variant == b.variant && a.exit == b.exit && a.loss == b.loss &&
-         a.top1 == b.top1 && a.top5 == b.top5 && a.lr == b.lr &&
-         a.epoch_seconds == b.epoch_seconds &&
-         a.images_per_second == b.images_per_second &&
-         a.peak_rss_bytes == b.peak_rss_bytes &&
-         a.wall_seconds == b.wall_seconds;
+  return core::rows_equal(a, b);
 }
 
 const std::string& metrics_csv_header() {
-  static const std::string header =
-      "kind,stage,epoch,variant,exit,loss,top1,top5,lr,epoch_seconds,"
-      "images_per_second,peak_rss_bytes,wall_seconds";
-  return header;
+  return schema().csv_header();
 }
 
 MetricsLog::MetricsLog(const std::string& run_dir, int64_t keep_rows)
@@ -309,23 +145,20 @@ MetricsLog::~MetricsLog() {
 
 void MetricsLog::create_h5(const std::vector<MetricsRow>& rows) {
   h5_file_ = std::make_unique<h5::File>(h5_path_, h5::File::Mode::kCreate);
-  h5_rows_ = h5::RowDataset::create(*h5_file_, kDataset, h5_layout(), 64);
+  h5_rows_ = core::create_row_dataset<MetricsRow>(*h5_file_, kDataset, 64);
   h5_rows_.write_attribute("format_version", kMetricsFormatVersion);
-  std::vector<H5Row> stored;
-  stored.reserve(rows.size());
-  for (const MetricsRow& r : rows) stored.push_back(to_h5(r));
-  h5_rows_.append_rows(stored);
+  core::append_rows(h5_rows_, rows);
   h5_file_->flush();
   core::write_checksum_sidecar(h5_path_);
 }
 
 void MetricsLog::append(const MetricsRow& row) {
   validate(row);
-  const std::string line = csv_line(row);
+  const std::string line = csv_record(row);
   if (std::fputs(line.c_str(), csv_) < 0 || std::fflush(csv_) != 0) {
     throw IoError(csv_path_ + ": write failed: " + std::strerror(errno));
   }
-  h5_rows_.append_rows(std::vector<H5Row>{to_h5(row)});
+  core::append_rows(h5_rows_, std::vector<MetricsRow>{row});
   h5_file_->flush();
   // After every row, as the file changes in place: a reader then finds a
   // file damaged since, or a row cut off by a crash mid-write.
@@ -348,15 +181,13 @@ std::vector<MetricsRow> read_metrics_h5(const std::string& path) {
         path);
   }
   h5::File file(path, h5::File::Mode::kReadOnly);
-  h5::RowDataset table = h5::RowDataset::open(file, kDataset, h5_layout());
+  h5::RowDataset table = core::open_row_dataset<MetricsRow>(file, kDataset);
   const int64_t version = table.read_attribute("format_version");
   if (version != kMetricsFormatVersion) {
     throw DataError(fmt::format("{}: format_version {}, expected {}", path,
                                 version, kMetricsFormatVersion));
   }
-  std::vector<MetricsRow> rows;
-  for (const H5Row& h : table.read_rows<H5Row>()) rows.push_back(from_h5(h));
-  return rows;
+  return core::read_rows<MetricsRow>(table);
 }
 
 }  // namespace adascale::training

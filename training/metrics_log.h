@@ -13,8 +13,14 @@
 #include <vector>
 
 #include "core/hdf5_util.h"
+#include "core/row_schema.h"
 
 namespace adascale::training {
+
+/// Longest `kind` / `variant` in bytes (the HDF5 fields are fixed-length).
+inline constexpr size_t kMetricsStringBytes = 64;
+/// Version of the metrics.h5 layout, stored as attribute `format_version`.
+inline constexpr int64_t kMetricsFormatVersion = 1;
 
 /// One line of the metrics log.
 struct MetricsRow {
@@ -28,6 +34,27 @@ struct MetricsRow {
   double epoch_seconds = 0, images_per_second = 0;
   int64_t peak_rss_bytes = 0;
   double wall_seconds = 0;  ///< since the run started, across resumes
+
+  /// The columns of metrics.csv and metrics.h5, in file order (format
+  /// version 1: changing them changes both files' layout).
+  template <typename V>
+  void visit(V& v) {
+    using core::Column;
+    v("kind", kind,
+      Column::text(kMetricsStringBytes).choices("train|validation|test|stage"));
+    v("stage", stage, "1-based");
+    v("epoch", epoch, "1-based, within the stage");
+    v("variant", variant, Column::text(kMetricsStringBytes), "variant id");
+    v("exit", exit, "1-based");
+    v("loss", loss);
+    v("top1", top1, "fraction 0..1");
+    v("top5", top5, "fraction 0..1");
+    v("lr", lr);
+    v("epoch_seconds", epoch_seconds, "s");
+    v("images_per_second", images_per_second, "images/s");
+    v("peak_rss_bytes", peak_rss_bytes, "bytes");
+    v("wall_seconds", wall_seconds, "s since the run started");
+  }
 };
 
 /// Field-by-field equality (NaN never equals itself).
@@ -35,11 +62,6 @@ bool operator==(const MetricsRow& a, const MetricsRow& b);
 inline bool operator!=(const MetricsRow& a, const MetricsRow& b) {
   return !(a == b);
 }
-
-/// Longest `kind` / `variant` in bytes (the HDF5 fields are fixed-length).
-inline constexpr size_t kMetricsStringBytes = 64;
-/// Version of the metrics.h5 layout, stored as attribute `format_version`.
-inline constexpr int64_t kMetricsFormatVersion = 1;
 
 /// Appends rows to a run's metrics.csv and metrics.h5.
 class MetricsLog {
@@ -77,7 +99,7 @@ class MetricsLog {
   int64_t rows_ = 0;
 };
 
-/// The CSV header line (without the newline).
+/// The CSV header line (without the newline), from MetricsRow::visit().
 const std::string& metrics_csv_header();
 
 /// Reads every row of a metrics.csv. Throws IoError when it cannot be read,

@@ -115,5 +115,35 @@ TEST(PerformanceTables, OverlongNamesAreRefusedAndTheOldFileKept) {
   EXPECT_EQ(read_tables(dir.file("t.h5")).predictive[0].device, "board");
 }
 
+// tables.h5 schema version 2, as tables and bundles already on disk hold
+// it: a change here is a new schema version.
+TEST(PerformanceTables, ColumnsAreSchemaVersion2) {
+  auto names = [](const core::RowSchema& schema) {
+    std::string out;
+    for (const auto& c : schema.columns()) {
+      out += (out.empty() ? "" : ",") + c.name + ":" + std::to_string(c.bytes);
+    }
+    return out;
+  };
+  EXPECT_EQ(names(core::row_schema<IndexEntry>()),
+            "key:8,variant:64,exit:4,params:8,storage_bytes:8,macs:8,"
+            "memory_access_bytes:8,layers:4,validation_top1:8,"
+            "validation_images:8");
+  EXPECT_EQ(names(core::row_schema<PredictiveEntry>()),
+            "key:8,device:32,batch:4,threads:4,predicted_latency_ms:8,"
+            "predicted_energy_mj:8,hit_rate:8,measured_latency_ms:8");
+  EXPECT_EQ(names(core::row_schema<LatencyModelEntry>()),
+            "device:32,batch:4,threads:4,fitted_on:4,scale_conv:8,"
+            "scale_thin_conv:8,scale_linear:8,scale_normalize:8,scale_pool:8,"
+            "scale_elementwise:8,per_layer_us_conv:8,per_layer_us_thin_conv:8,"
+            "per_layer_us_linear:8,per_layer_us_normalize:8,"
+            "per_layer_us_pool:8,per_layer_us_elementwise:8,load_slope:8,"
+            "load_per_layer_us:8,within_10pct:8,fit_load:8,"
+            "load_within_10pct:8,load_probe_load:8");
+  EXPECT_EQ(core::row_schema<IndexEntry>().row_bytes(), 128u);
+  EXPECT_EQ(core::row_schema<PredictiveEntry>().row_bytes(), 80u);
+  EXPECT_EQ(core::row_schema<LatencyModelEntry>().row_bytes(), 188u);
+}
+
 }  // namespace
 }  // namespace adascale::search

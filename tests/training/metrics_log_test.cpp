@@ -242,5 +242,53 @@ TEST(MetricsLog, H5ChecksFormatVersionAndFile) {
                     "other.h5:/metrics: no such dataset");
 }
 
+// metrics.h5 format version 1, as runs already on disk hold it: a change
+// here is a new format version.
+TEST(MetricsLog, ColumnsAreFormatVersion1) {
+  using core::hdf5::FieldType;
+  struct Want {
+    const char* name;
+    FieldType type;
+    size_t bytes;
+  };
+  const std::vector<Want> want = {
+      {"kind", FieldType::kString, 64},
+      {"stage", FieldType::kInt32, 4},
+      {"epoch", FieldType::kInt32, 4},
+      {"variant", FieldType::kString, 64},
+      {"exit", FieldType::kInt32, 4},
+      {"loss", FieldType::kFloat64, 8},
+      {"top1", FieldType::kFloat64, 8},
+      {"top5", FieldType::kFloat64, 8},
+      {"lr", FieldType::kFloat64, 8},
+      {"epoch_seconds", FieldType::kFloat64, 8},
+      {"images_per_second", FieldType::kFloat64, 8},
+      {"peak_rss_bytes", FieldType::kInt64, 8},
+      {"wall_seconds", FieldType::kFloat64, 8},
+  };
+  const auto& columns = core::row_schema<MetricsRow>().columns();
+  ASSERT_EQ(columns.size(), want.size());
+  std::string header;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(columns[i].name, want[i].name);
+    EXPECT_EQ(columns[i].type, want[i].type) << want[i].name;
+    EXPECT_EQ(columns[i].bytes, want[i].bytes) << want[i].name;
+    header += (i ? "," : "") + std::string(want[i].name);
+  }
+  EXPECT_EQ(core::row_schema<MetricsRow>().row_bytes(), 204u);
+  EXPECT_EQ(metrics_csv_header(), header);
+}
+
+TEST(MetricsLog, AHeaderOfOtherColumnsNamesTheColumn) {
+  TempDir dir;
+  std::string header = metrics_csv_header();
+  header.replace(header.find("wall_seconds"), 12, "wall_s");
+  auto path = dir.write("metrics.csv", header + "\n");
+  EXPECT_THROW_WITH(read_metrics_csv(path), DataError,
+                    "column 13 is 'wall_s', expected 'wall_seconds'");
+  EXPECT_THROW_WITH(MetricsLog(dir.path(), 1), DataError,
+                    "metrics.csv:1: expected the header");
+}
+
 }  // namespace
 }  // namespace adascale::training
