@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "runtime/load_generator.h"
-#include "runtime/load_trace.h"
+#include "harness/load_generator.h"
+#include "harness/load_trace.h"
 
 extern char** environ;
 
@@ -21,7 +21,7 @@ namespace adascale::demo {
 LoadProcess::LoadProcess(const std::string& exe,
                          const std::string& trace_path) {
   // Parse here first, so a bad trace is the parent's one-line error.
-  runtime::LoadTrace::from_file(trace_path);
+  harness::LoadTrace::from_file(trace_path);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     throw IoError(std::string("cannot create a pipe: ") + std::strerror(errno));
@@ -71,8 +71,8 @@ int run_load_process(const std::string& trace_path) {
   // Die with the parent even if it is killed without closing the pipe.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() == 1) return 0;
-  runtime::LoadTrace trace = runtime::LoadTrace::from_file(trace_path);
-  runtime::LoadGenerator generator;
+  harness::LoadTrace trace = harness::LoadTrace::from_file(trace_path);
+  harness::LoadGenerator generator;
   char command = 0;
   while (read(STDIN_FILENO, &command, 1) == 1) {
     if (command == 'f') {

@@ -1,7 +1,7 @@
 #pragma once
 /// The demo's background load, in a child process: the demo starts its own
 /// binary again with `--load-process TRACE`, and that child runs a
-/// runtime::LoadGenerator. In a separate process the load counts as
+/// harness::LoadGenerator. In a separate process the load counts as
 /// another program's in /proc/stat, which is what the resource monitor
 /// measures (it leaves the demo's own CPU time out of the load index).
 ///

@@ -31,7 +31,7 @@
 #include "datasets/normalized_images.h"
 #include "runtime/adaptive_runtime.h"
 #include "runtime/bundle.h"
-#include "runtime/load_trace.h"
+#include "harness/load_trace.h"
 
 namespace {
 
@@ -165,10 +165,10 @@ int run(const Args& args, const std::string& exe) {
                      "' is not one of both, adaptive, static");
   }
   // The load process starts before anything else makes threads.
-  std::optional<runtime::LoadTrace> trace;
+  std::optional<harness::LoadTrace> trace;
   std::unique_ptr<demo::LoadProcess> load;
   if (!args.trace.empty()) {
-    trace = runtime::LoadTrace::from_file(args.trace);
+    trace = harness::LoadTrace::from_file(args.trace);
   }
   const std::string out =
       prepare_out(args, trace ? trace->name() : std::string("idle"));

@@ -5,17 +5,20 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <future>
 #include <memory>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "core/error.h"
+#include "tests/hang_guard.h"
 #include "tests/test_util.h"
 
 namespace adascale::runtime {
 namespace {
+
+using testing::eventually;
+using testing::returns_within;
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -42,37 +45,10 @@ MonitorConfig fast(int period_ms, int history = 100) {
 
 // No test here times the monitor: on a busy machine such bounds fail. The
 // period is checked through next_sample_due() and a monitor whose period
-// no test outlasts; the limits below only keep a hang from hanging the
-// suite.
-constexpr milliseconds kHangLimit{30'000};
+// no test outlasts (tests/hang_guard.h only turns a hang into a failure).
 // A period that no test outlasts: a second sample, or a stop() that waited
 // the period out, shows the schedule broken.
 constexpr int kHourMs = 3'600'000;
-
-// Polls `done` until it holds; false after `limit`.
-template <typename F>
-bool wait_for(F done, milliseconds limit = kHangLimit) {
-  auto until = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > until) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
-}
-
-// Runs `f` on a thread of its own; false when it has not returned within
-// `limit`. The thread is then left running, so whatever `f` uses must be
-// leaked by the caller: the test fails instead of hanging.
-template <typename F>
-bool returns_within(F f, milliseconds limit = kHangLimit) {
-  auto returned = std::make_shared<std::promise<void>>();
-  std::future<void> done = returned->get_future();
-  std::thread([f = std::move(f), returned]() mutable {
-    f();
-    returned->set_value();
-  }).detach();
-  return done.wait_for(limit) == std::future_status::ready;
-}
 
 TEST(ResourceMonitor, NextSampleKeepsTheCadenceNeverBackToBack) {
   const Clock::time_point t0{};  // any origin
@@ -102,7 +78,7 @@ TEST(ResourceMonitor, SamplesInOrderUntilStopped) {
   EXPECT_FALSE(monitor.latest().has_value());
   monitor.start();
   EXPECT_TRUE(monitor.running());
-  ASSERT_TRUE(wait_for([&] { return monitor.samples_taken() >= 5; }));
+  ASSERT_TRUE(eventually([&] { return monitor.samples_taken() >= 5; }));
   monitor.stop();
   EXPECT_FALSE(monitor.running());
 
@@ -135,7 +111,7 @@ TEST(ResourceMonitor, StopDoesNotWaitOutThePeriod) {
   CountingSampler sampler;
   auto monitor = std::make_unique<ResourceMonitor>(fast(kHourMs), sampler);
   monitor->start();
-  ASSERT_TRUE(wait_for([&] { return monitor->samples_taken() >= 1; }));
+  ASSERT_TRUE(eventually([&] { return monitor->samples_taken() >= 1; }));
   // Time for a loop that ignored the period to show itself; a slow
   // machine can only hide it, never fail the test.
   std::this_thread::sleep_for(milliseconds(50));
@@ -155,7 +131,7 @@ TEST(ResourceMonitor, RingBufferKeepsTheNewestInOrder) {
   CountingSampler sampler;
   ResourceMonitor monitor(fast(1, /*history=*/4), sampler);
   monitor.start();
-  ASSERT_TRUE(wait_for([&] { return monitor.samples_taken() >= 10; }));
+  ASSERT_TRUE(eventually([&] { return monitor.samples_taken() >= 10; }));
   monitor.stop();
   const size_t taken = monitor.samples_taken();
   auto history = monitor.history();
@@ -166,7 +142,7 @@ TEST(ResourceMonitor, RingBufferKeepsTheNewestInOrder) {
 
   // Restarting keeps the history and carries on numbering.
   monitor.start();
-  ASSERT_TRUE(wait_for([&] { return monitor.samples_taken() >= taken + 2; }));
+  ASSERT_TRUE(eventually([&] { return monitor.samples_taken() >= taken + 2; }));
   monitor.stop();
   EXPECT_DOUBLE_EQ(*monitor.latest()->cpu_quota_cores,
                    double(monitor.samples_taken()));
@@ -177,7 +153,7 @@ TEST(ResourceMonitor, DestructorStopsAndJoins) {
   {
     ResourceMonitor monitor(fast(5), sampler);
     monitor.start();
-    ASSERT_TRUE(wait_for([&] { return sampler.calls->load() >= 2; }));
+    ASSERT_TRUE(eventually([&] { return sampler.calls->load() >= 2; }));
   }
   const int calls = sampler.calls->load();
   std::this_thread::sleep_for(milliseconds(20));
@@ -198,7 +174,7 @@ TEST(ResourceMonitor, LoadSeriesSkipsSamplesWithoutAnIndex) {
   });
   EXPECT_FALSE(monitor.latest_load().has_value());
   monitor.start();
-  ASSERT_TRUE(wait_for([&] { return monitor.samples_taken() >= 9; }));
+  ASSERT_TRUE(eventually([&] { return monitor.samples_taken() >= 9; }));
   monitor.stop();
   // However many were taken (a late stop may have wrapped the ring), the
   // series is the even-numbered kept samples, in order.
@@ -228,7 +204,7 @@ TEST(ResourceMonitor, SamplingErrorsAreSkippedNotFatal) {
     return ResourceSample{};
   });
   monitor.start();
-  ASSERT_TRUE(wait_for([&] { return monitor.samples_taken() >= 3; }));
+  ASSERT_TRUE(eventually([&] { return monitor.samples_taken() >= 3; }));
   monitor.stop();
   EXPECT_GE(monitor.sampling_errors(), 3u);
   EXPECT_EQ(monitor.samples_taken() + monitor.sampling_errors(),
@@ -252,7 +228,7 @@ TEST(ResourceMonitor, RefusesBadConfigs) {
 TEST(ResourceMonitor, MonitorsTheRealMachine) {
   ResourceMonitor monitor(fast(20));
   monitor.start();
-  ASSERT_TRUE(wait_for([&] { return monitor.samples_taken() >= 3; }));
+  ASSERT_TRUE(eventually([&] { return monitor.samples_taken() >= 3; }));
   monitor.stop();
   auto latest = monitor.latest();
   ASSERT_TRUE(latest.has_value());

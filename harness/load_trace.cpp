@@ -1,4 +1,4 @@
-#include "runtime/load_trace.h"
+#include "harness/load_trace.h"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/random.h"
 
-namespace adascale::runtime {
+namespace adascale::harness {
 
 namespace {
 
@@ -212,4 +212,4 @@ LoadTarget LoadTrace::at(double t_s) const {
           s.from.memory_mb + f * (s.to.memory_mb - s.from.memory_mb)};
 }
 
-}  // namespace adascale::runtime
+}  // namespace adascale::harness

@@ -39,6 +39,9 @@
 ///
 /// `cpu` is a share of all the machine's cores in [0, 1]; `memory_mb` the
 /// memory to hold, MiB. Only the section of the chosen kind may be present.
+///
+/// Experiment harness (adascale_harness), not part of the deployable
+/// runtime: the runtime itself only ever measures the machine.
 
 #include <cstdint>
 #include <string>
@@ -46,7 +49,7 @@
 
 #include "core/config/checks.h"
 
-namespace adascale::runtime {
+namespace adascale::harness {
 
 /// The load to create at one moment.
 struct LoadTarget {
@@ -191,4 +194,4 @@ class LoadTrace {
   std::vector<TraceSegment> segments_;
 };
 
-}  // namespace adascale::runtime
+}  // namespace adascale::harness

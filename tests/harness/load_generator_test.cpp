@@ -1,61 +1,33 @@
-#include "runtime/load_generator.h"
+#include "harness/load_generator.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cmath>
-#include <future>
 #include <memory>
 #include <thread>
 
 #include "core/error.h"
 #include "core/memory_usage.h"
+#include "tests/hang_guard.h"
 #include "tests/test_util.h"
 
-namespace adascale::runtime {
+namespace adascale::harness {
 namespace {
+
+using testing::eventually;
+using testing::kHangLimit;
+using testing::returns_within;
 
 // No test here measures CPU time or how long a call takes: on a busy
 // machine such bounds fail. The duty cycle is checked through duty_slice()
-// and the burners' BurnStats counts; the limits below only keep a hang
-// from hanging the suite.
+// and the burners' BurnStats counts (tests/hang_guard.h only turns a hang
+// into a failure).
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr size_t kMiB = size_t{1} << 20;
-// Long enough that only a hang reaches it.
-constexpr double kHangLimitS = 30.0;
 // A slice that no test outlasts: a burner that waited one out would hang.
 constexpr int kHourMs = 3'600'000;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Polls `done` every 5 ms until it holds; false after `limit_s`.
-template <typename F>
-bool eventually(F done, double limit_s = kHangLimitS) {
-  auto t0 = Clock::now();
-  while (!done()) {
-    if (seconds_since(t0) > limit_s) return false;
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  return true;
-}
-
-// Runs `f` on a thread of its own; false when it has not returned within
-// `limit_s`. The thread is then left running, so whatever `f` uses must be
-// leaked by the caller: the test fails instead of hanging.
-template <typename F>
-bool returns_within(F f, double limit_s = kHangLimitS) {
-  auto returned = std::make_shared<std::promise<void>>();
-  std::future<void> done = returned->get_future();
-  std::thread([f = std::move(f), returned]() mutable {
-    f();
-    returned->set_value();
-  }).detach();
-  return done.wait_for(std::chrono::duration<double>(limit_s)) ==
-         std::future_status::ready;
-}
 
 // Stops `gen`, failing the test (and leaking the generator) when stop()
 // hangs.
@@ -63,7 +35,7 @@ void stop_or_fail(std::unique_ptr<LoadGenerator>& gen) {
   LoadGenerator* g = gen.get();
   if (!returns_within([g] { g->stop(); })) {
     gen.release();  // its threads still run: leak it rather than hang
-    FAIL() << "stop() did not return within " << kHangLimitS << " s";
+    FAIL() << "stop() did not return within " << kHangLimit.count() << " ms";
   }
 }
 
@@ -325,4 +297,4 @@ TEST(LoadGenerator, RejectsBadTargetsAndOptions) {
 }
 
 }  // namespace
-}  // namespace adascale::runtime
+}  // namespace adascale::harness

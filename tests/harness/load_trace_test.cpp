@@ -1,4 +1,4 @@
-#include "runtime/load_trace.h"
+#include "harness/load_trace.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "tests/test_util.h"
 
-namespace adascale::runtime {
+namespace adascale::harness {
 namespace {
 
 std::string traces_dir() {
@@ -213,4 +213,4 @@ TEST(LoadTrace, ErrorsNameTheFileAndKey) {
 }
 
 }  // namespace
-}  // namespace adascale::runtime
+}  // namespace adascale::harness

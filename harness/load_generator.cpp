@@ -1,4 +1,4 @@
-#include "runtime/load_generator.h"
+#include "harness/load_generator.h"
 
 #include <fmt/format.h>
 #include <sys/mman.h>
@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/logging.h"
 
-namespace adascale::runtime {
+namespace adascale::harness {
 
 namespace {
 
@@ -295,4 +295,4 @@ std::optional<double> LoadGenerator::trace_time_s() const {
   return trace_time_;
 }
 
-}  // namespace adascale::runtime
+}  // namespace adascale::harness

@@ -15,11 +15,13 @@
 ///    system when freed). The buffer exists only while running.
 ///
 /// The load shows up in this process's own CPU time, so a monitor that
-/// excludes its own process (LoadIndexWeights::exclude_self) would not see
-/// it: run the generator in a separate process (the demo does) when the
+/// excludes its own process (runtime::LoadIndexWeights::exclude_self) would not
+/// see it: run the generator in a separate process (the demo does) when the
 /// load must look like another program's.
 ///
-/// Every public method is thread-safe.
+/// Every public method is thread-safe. Part of the experiment harness
+/// (adascale_harness: the demo, benchmarks and tests), not of the runtime
+/// library an application deploys.
 
 #include <atomic>
 #include <chrono>
@@ -31,9 +33,9 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/load_trace.h"
+#include "harness/load_trace.h"
 
-namespace adascale::runtime {
+namespace adascale::harness {
 
 /// How the generator works.
 struct LoadGeneratorOptions {
@@ -168,4 +170,4 @@ class LoadGenerator {
   std::thread follower_;
 };
 
-}  // namespace adascale::runtime
+}  // namespace adascale::harness
