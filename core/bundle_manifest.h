@@ -85,7 +85,7 @@ struct BundleManifest {
   std::vector<BundleVariant> variants;
   /// The dataset the net was trained on (format, root, splits): where the
   /// demo finds a test split to classify. Its root may not exist on the
-  /// machine the bundle goes to; `adascale-demo --data` overrides it.
+  /// machine the bundle goes to; the demo's `data:` key overrides it.
   DatasetConfig dataset;
 
   template <typename V>

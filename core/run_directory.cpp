@@ -19,7 +19,7 @@ RunDirectory RunDirectory::open(const std::string& dir, const RunConfig& config,
   if (exists && !resume) {
     throw IoError(dir +
                   ": already holds a run (config.yaml); pass --resume "
-                  "to continue it or choose another --out");
+                  "to continue it or choose another --run");
   }
   if (exists && resume) {
     // Compared by meaning: a config.yaml written before the schema gained a

@@ -282,7 +282,7 @@ core::BundleManifest write_bundle(const std::string& dir,
 
   const fs::path parent =
       target.has_parent_path() ? target.parent_path() : fs::path(".");
-  // Like `train --out runs/NAME`, the parent is made when it is missing.
+  // Like `train --run runs/NAME`, the parent is made when it is missing.
   core::make_parent_directories(target.string());
   // mkdtemp: a fresh directory of its own, never one planted at a
   // predictable name.

@@ -39,7 +39,7 @@ if ((QUICK)); then
   TABLES=(--repeats 3 --validation-limit 500 --batch 2)
   # Per phase (adaptive, then static); a quick net is below the 50% a real
   # deployment would ask of its variants, so every variant may run.
-  DEMO=(--duration 20 --limit 500 --warmup 1 --min-accuracy 0)
+  DEMO=(--set duration_s=20 --set limit=500 --set warmup_s=1 --set runtime.min_accuracy=0)
 else
   RUN=${RUN:-runs/cifar10_cpu}
   CONFIG=${CONFIG:-configs/train/cifar10_cpu.yaml}
@@ -49,7 +49,7 @@ else
   PROBE=()
   CALIBRATE=()
   TABLES=()
-  DEMO=(--duration 30)
+  DEMO=(--set duration_s=30)
 fi
 BUDGET_MS=${BUDGET_MS:-10}
 adascale="$BUILD_DIR/bin/adascale"
@@ -75,9 +75,9 @@ step "train $CONFIG -> $RUN"
 if [ -f "$RUN/summary.json" ]; then
   echo "$RUN is trained; skipping"
 elif [ -f "$RUN/checkpoints/last.pt" ]; then
-  "$adascale" train --out "$RUN" --resume
+  "$adascale" train --run "$RUN" --resume
 else
-  "$adascale" train --config "$CONFIG" --out "$RUN"
+  "$adascale" train --config "$CONFIG" --run "$RUN"
 fi
 
 step "evaluate every exit and variant"
@@ -89,8 +89,8 @@ step "calibrate this machine"
 DEVICE=${DEVICE:-$RUN/device.yaml}
 [ -f "$DEVICE" ] && echo "done: $DEVICE" ||
   "$adascale" calibrate --out "$DEVICE" --name this_machine "${CALIBRATE[@]}"
-devices=(--device "$DEVICE")
-for f in configs/devices/*.yaml; do devices+=(--device "$f"); done
+devices=(--device-profile "$DEVICE")
+for f in configs/devices/*.yaml; do devices+=(--device-profile "$f"); done
 
 step "performance tables, idle"
 [ -f "$RUN/tables_idle.json" ] && echo "done" ||
@@ -123,8 +123,8 @@ fi
 
 step "adascale-demo under the user-activity trace, budget $BUDGET_MS ms"
 [ -f "$DEMO_OUT/summary.json" ] && echo "done" ||
-  "$demo" --bundle "$BUNDLE" --budget-ms "$BUDGET_MS" \
-    --trace configs/traces/user_activity.yaml --out "$DEMO_OUT" --quiet "${DEMO[@]}"
+  "$demo" --bundle "$BUNDLE" --set runtime.policy.budget_ms="$BUDGET_MS" \
+    --set trace=configs/traces/user_activity.yaml --out "$DEMO_OUT" --quiet "${DEMO[@]}"
 
 cat <<DONE
 
@@ -140,6 +140,6 @@ run.sh: finished in $((SECONDS - started)) s; outputs
   $RUN/tables.h5           performance-index and predictive-performance tables (also tables.csv)
   $RUN/tables_idle.json    latency-model fits, idle; tables_load.json: the load correction
   $BUNDLE    deployable bundle (adascale inspect --bundle $BUNDLE)
-  $DEMO_OUT/               demo timeline.csv, summary.json, timeline.png
+  $DEMO_OUT/               demo timeline.csv, summary.json, timeline.png, config.yaml
 Reproduce the paper's results: scripts/reproduce.sh$( ((QUICK)) && echo " --budget quick")
 DONE

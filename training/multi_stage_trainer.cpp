@@ -193,7 +193,7 @@ class Run {
     if (last_problem != "missing") {
       throw DataError(last_checkpoint_ +
                       ": unusable and no intact stage checkpoint beside it; "
-                      "not starting over over it: train into another --out");
+                      "not starting over on top of it: train into another --run");
     }
     const fs::path csv = fs::path(options_.run_dir) / "metrics.csv";
     const std::string text =
@@ -202,7 +202,7 @@ class Run {
       throw DataError(last_checkpoint_ +
                       ": missing and no intact stage checkpoint beside it; "
                       "this run has trained (metrics.csv has rows), so it is "
-                      "not started over: train into another --out");
+                      "not started over: train into another --run");
     }
     log::logger().info("no checkpoint to resume from; starting a fresh run");
     return "";

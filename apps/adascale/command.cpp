@@ -1,21 +1,25 @@
 #include "apps/adascale/command.h"
 
+#include <fmt/format.h>
+
 #include "core/execution.h"
 #include "core/logging.h"
 
 namespace adascale::app {
 
-void add_common_options(CLI::App* cmd, CommonOptions& options, bool with_json) {
-  cmd->add_option("--config", options.config, "YAML config file")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--set", options.sets,
-                  "override a config value, e.g. --set loader.batch_size=64 "
-                  "(repeatable)")
-      ->allow_extra_args(false);
-  if (with_json) {
-    cmd->add_flag("--json", options.json,
-                  "print exactly one JSON object on stdout");
-  }
+void add_run_options(CLI::App* cmd, std::string& run,
+                     std::vector<std::string>& sets, bool& json,
+                     const std::string& run_help) {
+  cmd->add_option("--run", run, run_help)->required();
+  cli::add_set_option(cmd, sets,
+                      "override a value of the run's config.yaml (threads, "
+                      "log_level, ...)");
+  cli::add_json_flag(cmd, json);
+  cli::add_refused_option(
+      cmd, "--config",
+      fmt::format("{}: --config does not apply: it reads the run's own "
+                  "config.yaml; change its values with --set key.path=value",
+                  cmd->get_name()));
 }
 
 core::RunConfig load_config(const CommonOptions& options) {

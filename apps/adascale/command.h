@@ -1,27 +1,29 @@
 #pragma once
 /// Shared plumbing of the `adascale` subcommands: the options every command
-/// takes (--config, --set, --json) and turning them into a RunConfig with
+/// takes (apps/cli/common_options.h: --config, --set, --json), those of the
+/// commands that open a finished run, and turning them into a RunConfig with
 /// logging and execution settings applied.
 
 #include <CLI/CLI.hpp>
 
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "apps/cli/common_options.h"
 #include "core/run_config.h"
 
 namespace adascale::app {
 
-/// Options common to every subcommand.
-struct CommonOptions {
-  std::optional<std::string> config;  ///< --config FILE
-  std::vector<std::string> sets;      ///< --set a.b=value, in order
-  bool json = false;                  ///< --json: one JSON object on stdout
-};
+using cli::add_common_options;
+using cli::CommonOptions;
 
-/// Adds --config, --set and (when `with_json`) --json to `cmd`.
-void add_common_options(CLI::App* cmd, CommonOptions& options, bool with_json);
+/// Adds the options of a command that opens a finished run: `--run DIR`
+/// (required; `run_help` describes it), `--set` over the run's resolved
+/// config.yaml and `--json`. `--config` is refused with the reason: the
+/// run's own config is what such a command reads.
+void add_run_options(CLI::App* cmd, std::string& run,
+                     std::vector<std::string>& sets, bool& json,
+                     const std::string& run_help = "run directory");
 
 /// Loads the config, applies log level, threads, device and seed.
 core::RunConfig load_config(const CommonOptions& options);

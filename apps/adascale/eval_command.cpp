@@ -168,10 +168,7 @@ void register_eval_command(CLI::App& app) {
       "eval",
       "Per-exit and per-variant accuracy of a trained run, and its early-exit "
       "curve");
-  cmd->add_option("--run", options->run, "run directory")->required();
-  cmd->add_option("--set", options->sets,
-                  "override a config value (threads, log_level, ...)");
-  cmd->add_flag("--json", options->json, "one JSON object on stdout");
+  add_run_options(cmd, options->run, options->sets, options->json);
   cmd->add_option("--split", options->split, "test or validation")
       ->check(CLI::IsMember({"test", "validation"}));
   cmd->add_option("--variants", options->variants,

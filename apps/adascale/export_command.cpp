@@ -233,9 +233,8 @@ void register_export_command(CLI::App& app) {
       "export",
       "Write a trained elastic run as a deployable bundle (manifest, weights, "
       "tables, SHA256SUMS), or one variant as a TorchScript module");
-  cmd->add_option("--run", options->run,
-                  "trained run directory (a bundle also needs its tables.h5)")
-      ->required();
+  add_run_options(cmd, options->run, options->sets, options->json,
+                  "trained run directory (a bundle also needs its tables.h5)");
   cmd->add_option("--out", options->out,
                   "bundle directory to create (NAME.adascale), or with "
                   "--torchscript the .pt file")
@@ -249,9 +248,6 @@ void register_export_command(CLI::App& app) {
       "adascale.json), and returns logits");
   cmd->add_flag("--force", options->force,
                 "replace an existing bundle (or .pt file)");
-  cmd->add_option("--set", options->sets,
-                  "override a config value (threads, log_level, ...)");
-  cmd->add_flag("--json", options->json, "one JSON object on stdout");
   cmd->callback([options] {
     if (options->torchscript.empty()) {
       export_bundle(*options);

@@ -1,7 +1,7 @@
-// `adascale inspect --model FILE`: the intrinsic profile of a model config
-// without training it. For the elastic net: every stage's candidates, every
-// exit's trunk variant and the size of the variant space; for a zoo model:
-// its totals (and, with --layers, every layer).
+// `adascale inspect --model FILE` (or --config RUN_CONFIG, for its `model:`):
+// the intrinsic profile of a model config without training it. For the elastic
+// net: every stage's candidates, every exit's trunk variant and the size of the
+// variant space; for a zoo model: its totals (and, with --layers, every layer).
 // `adascale inspect --bundle DIR`: verifies an exported bundle (format
 // version, every checksum, the weights against the spec) and summarises it.
 
@@ -12,6 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/adascale/command.h"
+#include "apps/adascale/run_loading.h"
+#include "core/config/node.h"
+#include "core/config/schema.h"
 #include "core/error.h"
 #include "core/model_spec.h"
 #include "core/variant.h"
@@ -28,12 +31,36 @@ namespace {
 constexpr size_t kTopVariants = 5;
 
 struct InspectOptions {
+  CommonOptions common;  ///< --config: a run config whose model to profile
   std::string model;
   std::string bundle;
-  std::vector<std::string> sets;
-  bool json = false;
   bool layers = false;
 };
+
+// The model to profile: a run config's `model:` (--config), or a model file
+// (--model) standing where a run config's `model:` would, so that --set
+// keys start at the same root either way (--set model.classes=100).
+core::ModelSpec load_model(const InspectOptions& opt) {
+  if (opt.common.config) {
+    return model_of(load_config(opt.common), *opt.common.config);
+  }
+  config::Node root;
+  root.kind = config::Node::Kind::kMap;
+  root.entries.emplace_back("model", config::load_file(opt.model));
+  for (const auto& assignment : opt.common.sets) {
+    if (assignment.rfind("model.", 0) != 0) {
+      throw UsageError(fmt::format(
+          "inspect: --set {0}: keys start at the run config's root; a key of "
+          "the --model file is --set model.{0}",
+          assignment));
+    }
+    config::apply_override(root, assignment);
+  }
+  auto spec = config::Reader::read_struct<core::ModelSpec>(*root.find("model"),
+                                                           "model");
+  core::finalize_model_spec(spec, opt.model + ": model");
+  return spec;
+}
 
 std::string mega(int64_t n) {
   return fmt::format("{:.3f}M", double(n) / 1e6);
@@ -123,7 +150,7 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
     je["variant"] = space.to_string(v);
     out["exits"].push_back(je);
   }
-  if (opt.json) {
+  if (opt.common.json) {
     fmt::print("{}\n", out.dump());
     return;
   }
@@ -167,7 +194,7 @@ void inspect_zoo(const core::ModelSpec& spec, const InspectOptions& opt) {
       *model.ptr(),
       [&](torch::Tensor x) { return model.forward<torch::Tensor>(x); },
       input_shape(spec));
-  if (opt.json) {
+  if (opt.common.json) {
     nlohmann::json out = totals(p);
     out["model"] = spec.name;
     out["architecture"] = spec.architecture;
@@ -232,7 +259,7 @@ void inspect_bundle(const InspectOptions& opt) {
                             {"sha256", f.sha256},
                             {"ok", true}});
   }
-  if (opt.json) {
+  if (opt.common.json) {
     fmt::print("{}\n", out.dump());
     return;
   }
@@ -272,31 +299,33 @@ void register_inspect_command(CLI::App& app) {
       "inspect",
       "Profile a model config: params, MACs, storage per stage, per exit "
       "and the variant space; or verify and summarise an exported bundle");
+  add_common_options(cmd, options->common, true);
   auto* model = cmd->add_option("--model", options->model,
-                                "model config (configs/models)")
+                                "model config (configs/models); --set "
+                                "model.KEY=VALUE overrides its keys")
                     ->check(CLI::ExistingFile);
+  cmd->get_option("--config")->excludes(model);
   cmd->add_option("--bundle", options->bundle,
                   "an exported bundle directory (adascale export): verify "
                   "its version and checksums and summarise it")
-      ->excludes(model);
-  cmd->add_option("--set", options->sets,
-                  "override a model key: --set classes=100 (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_flag("--json", options->json, "one JSON object on stdout");
+      ->excludes(model)
+      ->excludes("--config");
   cmd->add_flag("--layers", options->layers,
                 "zoo models: every layer (elastic: use --json)");
   cmd->callback([options] {
     if (!options->bundle.empty()) {
-      if (!options->sets.empty() || options->layers) {
-        throw UsageError("inspect: --set and --layers apply to --model only");
+      if (!options->common.sets.empty() || options->layers) {
+        throw UsageError(
+            "inspect: --set and --layers apply to --model and --config only");
       }
       inspect_bundle(*options);
       return;
     }
-    if (options->model.empty()) {
-      throw UsageError("inspect: give --model FILE or --bundle DIR");
+    if (options->model.empty() && !options->common.config) {
+      throw UsageError(
+          "inspect: give --model FILE, --config RUN_CONFIG or --bundle DIR");
     }
-    core::ModelSpec spec = core::load_model_spec(options->model, options->sets);
+    core::ModelSpec spec = load_model(*options);
     if (spec.elastic()) {
       inspect_elastic(spec, *options);
     } else {

@@ -69,10 +69,7 @@ void register_probe_command(CLI::App& app) {
       "probe",
       "Linear probes after every block of a trained trunk (accuracy per "
       "depth)");
-  cmd->add_option("--run", options->run, "run directory")->required();
-  cmd->add_option("--set", options->sets,
-                  "override a config value (threads, log_level, ...)");
-  cmd->add_flag("--json", options->json, "one JSON object on stdout");
+  add_run_options(cmd, options->run, options->sets, options->json);
   cmd->add_option("--epochs", options->probe.epochs,
                   "probe training passes over the cached features")
       ->check(CLI::PositiveNumber);

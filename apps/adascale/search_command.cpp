@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 struct SearchOptions {
   std::string run;
-  std::string device;
+  std::string table_device;  ///< --table-device; "" = the measured one
   double latency_ms = std::numeric_limits<double>::quiet_NaN();
   double energy_mj = std::numeric_limits<double>::infinity();
   double min_accuracy = 0;
@@ -48,13 +48,14 @@ std::string pick_device(const search::PerformanceTables& t,
     throw DataError(
         fmt::format("{}: no predictions at batch {}", path, opt.batch));
   }
-  if (!opt.device.empty()) {
-    if (std::find(names.begin(), names.end(), opt.device) == names.end()) {
+  if (!opt.table_device.empty()) {
+    if (std::find(names.begin(), names.end(), opt.table_device) ==
+        names.end()) {
       throw UsageError(fmt::format(
-          "search: --device {}: not in {} (devices at batch {}: {})",
-          opt.device, path, opt.batch, fmt::join(names, ", ")));
+          "search: --table-device {}: not in {} (devices at batch {}: {})",
+          opt.table_device, path, opt.batch, fmt::join(names, ", ")));
     }
-    return opt.device;
+    return opt.table_device;
   }
   for (const auto& m : t.models)
     if (m.batch == opt.batch && m.model.fitted_on > 0) return m.device;
@@ -191,11 +192,19 @@ void register_search_command(CLI::App& app) {
       ->check(CLI::IsMember({"accuracy", "cost"}));
   cmd->add_option("--alpha", options->alpha, "weight of latency (ms)");
   cmd->add_option("--beta", options->beta, "weight of energy (mJ)");
-  cmd->add_option("--device", options->device,
+  cmd->add_option("--table-device", options->table_device,
                   "device name in the tables (default: the measured one)");
+  cli::add_renamed_option(cmd, "--device", "--table-device {}", "NAME");
   cmd->add_option("--batch", options->batch, "batch size of the predictions")
       ->check(CLI::PositiveNumber);
-  cmd->add_flag("--json", options->json, "one JSON object on stdout");
+  cli::add_json_flag(cmd, options->json);
+  for (const char* name : {"--config", "--set"}) {
+    cli::add_refused_option(
+        cmd, name,
+        fmt::format("search: {} does not apply: search reads only the run's "
+                    "tables.h5, no config",
+                    name));
+  }
   cmd->callback([options] { run_search(*options); });
 }
 

@@ -2,8 +2,8 @@
 // performance tables of a trained elastic run (paper §IV-B/C, DESIGN §3.4),
 // written to DIR/tables.h5 and DIR/tables.csv. With --measure, batch-1 and
 // batch-N latencies are measured on this machine, the latency model of the
-// first --device is fitted on them, and its accuracy reported; run again
-// under background load, the same flag fits the load correction instead.
+// first --device-profile is fitted on them, and its accuracy reported; run
+// again under background load, the same flag fits the load correction instead.
 
 #include <fmt/format.h>
 
@@ -63,8 +63,8 @@ std::vector<std::string> default_devices() {
   std::sort(files.begin(), files.end());
   if (files.empty()) {
     throw UsageError(
-        "tables: no --device given and no configs/devices/*.yaml here; pass "
-        "--device FILE");
+        "tables: no --device-profile given and no configs/devices/*.yaml "
+        "here; pass --device-profile FILE");
   }
   return files;
 }
@@ -407,11 +407,12 @@ void register_tables_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "tables",
       "Build a run's performance-index and predictive-performance tables");
-  cmd->add_option("--run", options->run, "run directory")->required();
-  cmd->add_option("--device", options->devices,
+  add_run_options(cmd, options->run, options->sets, options->json);
+  cmd->add_option("--device-profile", options->devices,
                   "device profile YAML (repeatable; default: "
                   "configs/devices/*.yaml); with --measure the first is this "
                   "machine");
+  cli::add_renamed_option(cmd, "--device", "--device-profile {}", "FILE");
   cmd->add_flag("--measure", options->measure,
                 "measure latencies here and fit the first device's model");
   cmd->add_flag("--revalidate", options->revalidate,
@@ -428,9 +429,6 @@ void register_tables_command(CLI::App& app) {
   cmd->add_option("--validation-limit", options->validation_limit,
                   "score at most N validation images")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--set", options->sets,
-                  "override a config value (threads, log_level, ...)");
-  cmd->add_flag("--json", options->json, "one JSON object on stdout");
   cmd->callback([options] { run_tables(*options); });
 }
 

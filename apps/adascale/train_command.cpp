@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 
 struct TrainOptions {
   CommonOptions common;
-  std::string out;
+  std::string run;  ///< --run DIR; "" = <runs_dir>/<name>
   bool resume = false;
 };
 
@@ -100,13 +100,13 @@ std::unique_ptr<training::Communicator> join_group(
 
 void run_train(const TrainOptions& opt) {
   CommonOptions common = opt.common;
-  if (!common.config && opt.resume && !opt.out.empty()) {
-    common.config = (fs::path(opt.out) / "config.yaml").string();
+  if (!common.config && opt.resume && !opt.run.empty()) {
+    common.config = (fs::path(opt.run) / "config.yaml").string();
   }
   if (!common.config) {
     throw UsageError(
-        "train: --config FILE is required (or --resume --out "
-        "RUN_DIR to continue a run)");
+        "train: --config FILE is required (or --resume --run RUN_DIR to "
+        "continue a run)");
   }
   core::RunConfig config = load_config(common);
   const std::optional<training::LaunchInfo> launch =
@@ -118,7 +118,7 @@ void run_train(const TrainOptions& opt) {
   const core::ModelSpec spec = model_of(config, *common.config);
   std::string name = config.name.empty() ? spec.name : config.name;
   std::string dir =
-      opt.out.empty() ? (fs::path(config.runs_dir) / name).string() : opt.out;
+      opt.run.empty() ? (fs::path(config.runs_dir) / name).string() : opt.run;
 
   std::optional<core::PathLock> lock;
   std::unique_ptr<datasets::DataPipeline> data;
@@ -212,7 +212,7 @@ void run_train(const TrainOptions& opt) {
   if (common.json) {
     fmt::print("{}\n", out.dump());
   } else if (report.interrupted) {
-    fmt::print("interrupted; continue with: adascale train --out {} --resume\n",
+    fmt::print("interrupted; continue with: adascale train --run {} --resume\n",
                run->path());
   } else {
     fmt::print("run {}: {:.0f} s, peak memory {:.0f} MiB\n", run->path(),
@@ -234,10 +234,11 @@ void register_train_command(CLI::App& app) {
       "train",
       "Train the elastic net stage by stage (Algorithm 1) or a zoo model");
   add_common_options(cmd, options->common, true);
-  cmd->add_option("--out", options->out,
+  cmd->add_option("--run", options->run,
                   "run directory (default: <runs_dir>/<name>)");
+  cli::add_renamed_option(cmd, "--out", "--run {} (the run directory)", "DIR");
   cmd->add_flag("--resume", options->resume,
-                "continue the run in --out from its last checkpoint");
+                "continue the run in --run from its last checkpoint");
   cmd->callback([options] { run_train(*options); });
 }
 

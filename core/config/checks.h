@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -34,6 +35,15 @@ Check<T> in_range(T lo, T hi) {
   return [lo, hi](const T& v) {
     return (v >= lo && v <= hi) ? std::string()
                                 : fmt::format("must be in [{}, {}]", lo, hi);
+  };
+}
+
+/// The number must be finite (neither inf nor nan) and pass `then`, if
+/// given: finite(positive<double>()) for a time that must end.
+inline Check<double> finite(Check<double> then = {}) {
+  return [then](const double& v) {
+    if (!std::isfinite(v)) return std::string("must be a finite number");
+    return then ? then(v) : std::string();
   };
 }
 

@@ -37,13 +37,15 @@ PY
 }
 for trace in $TRACES; do
   echo "== $trace (budget $BUDGET ms, $DURATION s per phase)"
-  "$BIN" --bundle "$BUNDLE" --budget-ms "$BUDGET" --trace "configs/traces/$trace.yaml" \
-    --duration "$DURATION" --out "$OUT/$trace" --quiet | tail -7
+  "$BIN" --bundle "$BUNDLE" --set runtime.policy.budget_ms="$BUDGET" \
+    --set trace="configs/traces/$trace.yaml" --set duration_s="$DURATION" \
+    --out "$OUT/$trace" --quiet | tail -7
   summarise "$trace" both "$OUT/$trace"
   if [[ "${ABLATION:-0}" == 1 ]]; then
-    "$BIN" --bundle "$BUNDLE" --budget-ms "$BUDGET" --trace "configs/traces/$trace.yaml" \
-      --duration "$DURATION" --out "$OUT/${trace}_fixed_threads" --mode adaptive \
-      --adapt-threads false --quiet | tail -3
+    "$BIN" --bundle "$BUNDLE" --set runtime.policy.budget_ms="$BUDGET" \
+      --set trace="configs/traces/$trace.yaml" --set duration_s="$DURATION" \
+      --out "$OUT/${trace}_fixed_threads" --set mode=adaptive \
+      --set runtime.threads.enabled=false --quiet | tail -3
     summarise "$trace" adaptive_fixed_threads "$OUT/${trace}_fixed_threads"
   fi
 done

@@ -25,9 +25,9 @@ mkdir -p "$OUT"
 command -v stress-ng >/dev/null || { echo "stress-ng missing: scripts/setup.sh installs it" >&2; exit 1; }
 [[ -f "$DEVICE" ]] || { echo "$DEVICE missing: run $BIN calibrate --out $DEVICE" >&2; exit 1; }
 
-devices=(--device "$DEVICE")
+devices=(--device-profile "$DEVICE")
 for f in configs/devices/*.yaml; do
-  [[ "$(realpath "$f")" == "$(realpath "$DEVICE")" ]] || devices+=(--device "$f")
+  [[ "$(realpath "$f")" == "$(realpath "$DEVICE")" ]] || devices+=(--device-profile "$f")
 done
 
 echo "idle: measuring every variant at batch 1 and 8 ..." >&2

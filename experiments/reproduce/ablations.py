@@ -74,7 +74,7 @@ def body(exp: Experiment) -> None:
         out = exp.work_dir / name
         args = [s for s in common + [str(s) for s in (sets or [])]]
         if not (out / "summary.json").is_file():
-            cmd = [adascale, "train", "--out", out]
+            cmd = [adascale, "train", "--run", out]
             if (out / "config.yaml").is_file():
                 cmd += ["--resume"]
             cmd += ["--config", recipe]

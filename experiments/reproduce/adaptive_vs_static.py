@@ -12,17 +12,19 @@ fits the budget)."""
 import csv
 import json
 
-from common import ROOT, DriverError, binary, main, table
+from common import ROOT, DriverError, binary, main, set_flags, table
 
 
 def run_trace(exp, trace, objective):
     cfg = exp.config
     out = exp.work_dir / f"{trace}_{objective}"
-    cmd = [binary("adascale-demo"), "--bundle", cfg["bundle"],
-           "--budget-ms", cfg["budget_ms"], "--trace", f"configs/traces/{trace}.yaml",
-           "--duration", cfg["duration_s"], "--out", out, "--quiet",
-           "--objective", objective, "--accuracy-floor-drop", cfg["accuracy_floor_drop"],
-           *cfg.get("demo_args", [])]
+    cmd = [binary("adascale-demo"), "--bundle", cfg["bundle"], "--out", out, "--quiet",
+           *set_flags({"runtime.policy.budget_ms": cfg["budget_ms"],
+                       "trace": f"configs/traces/{trace}.yaml",
+                       "duration_s": cfg["duration_s"],
+                       "runtime.policy.objective": objective,
+                       "runtime.policy.accuracy_floor_drop": cfg["accuracy_floor_drop"]}),
+           *set_flags(cfg.get("demo_sets") or {})]
     exp.run(cmd, stamp=f"demo_{trace}_{objective}")
     summary = json.loads((out / "summary.json").read_text())
     with (out / "timeline.csv").open() as f:

@@ -62,6 +62,18 @@ def binary(name: str = "adascale") -> Path:
     return path
 
 
+def set_flags(values: dict) -> list:
+    """``--set key=value`` for each item, as adascale and adascale-demo take
+    config values (keys from the root of the command's config; booleans as
+    true/false)."""
+    flags = []
+    for key, value in values.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        flags += ["--set", f"{key}={value}"]
+    return flags
+
+
 def python() -> str:
     """The Debian Python that has torch (comparison scripts)."""
     return "/usr/bin/python3"

@@ -16,7 +16,7 @@ In each context:
   e1..e4 in eager LibTorch (one harness for all: the like-for-like figure);
 - `bench_engine` times the trained bundle's exits through the adaptive
   engine (traced, BN-folded blocks: what AdaScale deploys);
-- `adascale-demo --mode adaptive` lets the runtime choose under the latency
+- `adascale-demo --set mode=adaptive` lets the runtime choose under the latency
   budget T in that context (tables + monitor + thread governor) and times
   what it runs: the "adaptive" entry is its median latency, with the
   variant it ran most and its accuracy on the test images it saw.
@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from common import (ROOT, DriverError, Experiment, binary, load_average, main, require,
-                    fmt, niced, rel, table)
+                    fmt, niced, rel, set_flags, table)
 
 NAME = "constrained_latency"
 LABELS = {
@@ -206,11 +206,12 @@ def measure(exp: Experiment, ctx: Context, models: list, bundle: Path) -> dict:
     if exp.done(stamp) and not (demo_dir / "summary.json").is_file():
         (exp.stamp_dir / f"{stamp}.done").unlink()
     exp.run(ctx.wrap([
-        binary("adascale-demo"), "--bundle", bundle, "--budget-ms", exp.setting("budget_ms", (int, float)),
-        "--mode", "adaptive", "--duration", demo.get("duration_s", 20),
-        "--warmup", demo.get("warmup_s", 2), "--limit", demo.get("limit", 2000),
-        "--min-accuracy", demo.get("min_accuracy", 0.5), "--threads", ctx.threads, "--quiet",
-        "--out", demo_dir]), stamp=stamp, quiet=True)
+        binary("adascale-demo"), "--bundle", bundle, "--quiet", "--out", demo_dir,
+        *set_flags({"runtime.policy.budget_ms": exp.setting("budget_ms", (int, float)),
+                    "mode": "adaptive", "duration_s": demo.get("duration_s", 20),
+                    "warmup_s": demo.get("warmup_s", 2), "limit": demo.get("limit", 2000),
+                    "runtime.min_accuracy": demo.get("min_accuracy", 0.5),
+                    "runtime.intra_op_threads": ctx.threads})]), stamp=stamp, quiet=True)
     summary = json.loads((demo_dir / "summary.json").read_text())
     try:
         out["adaptive"] = summary["phases"]["adaptive"]
@@ -384,8 +385,8 @@ def report(exp, run, bundle, models, results, summary_rows, skipped, acc) -> Non
         f"and for the elastic net's trunk exits; {lat.get('repeats')} repeats or "
         f"{lat.get('max_seconds')} s per model, median over {lat.get('rounds')} round(s)), "
         f"`bench_engine` on `{rel(bundle)}` (the exits through AdaScale's inference engine, "
-        f"{exp.setting('engine_repeats', int)} repeats), and `adascale-demo --mode adaptive "
-        f"--budget-ms {T}` for {demo.get('duration_s')} s on {demo.get('limit')} test images: "
+        f"{exp.setting('engine_repeats', int)} repeats), and `adascale-demo --set mode=adaptive "
+        f"--set runtime.policy.budget_ms={T}` for {demo.get('duration_s')} s on {demo.get('limit')} test images: "
         "the runtime's own choice in that context (the table search under the monitored "
         "load, latency feedback and the thread governor), timed live; its figure is the "
         "median latency of what it ran. The zoo models are untrained (latency does not "

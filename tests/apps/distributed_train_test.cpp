@@ -295,7 +295,7 @@ bool identical(const std::map<std::string, torch::Tensor>& a,
 /// Trains `config` as one process with per-step batch `batch` into `out`.
 void train_alone(const std::string& config, const std::string& out, int batch,
                  const std::string& log) {
-  Process p = spawn({"train", "--config", config, "--out", out, "--set",
+  Process p = spawn({"train", "--config", config, "--run", out, "--set",
                      "loader.batch_size=" + std::to_string(batch)},
                     kNoLaunch, log);
   ASSERT_TRUE(p.wait()) << "did not stop by itself";
@@ -306,7 +306,7 @@ void train_alone(const std::string& config, const std::string& out, int batch,
 void train_ranks(int ranks, const std::string& config, const std::string& out,
                  const std::vector<std::string>& extra,
                  const std::string& log) {
-  std::vector<std::string> args = {"train", "--config", config, "--out", out};
+  std::vector<std::string> args = {"train", "--config", config, "--run", out};
   args.insert(args.end(), extra.begin(), extra.end());
   auto procs = launch(ranks, args, log);
   wait_all(procs);
@@ -369,7 +369,7 @@ TEST(DistributedTrain, ResumeMidEpochEndsWithTheSameWeights) {
   // Interrupt rank 0 alone early in stage 1's second epoch: every rank
   // must stop after the same step and exit 130.
   auto procs =
-      launch(2, {"train", "--config", config, "--out", dir.file("cut")},
+      launch(2, {"train", "--config", config, "--run", dir.file("cut")},
              dir.file("cut"));
   const bool reached = procs[0].wait_for_log("stage 1/2 epoch 2/3 2/20");
   if (reached) ::kill(procs[0].pid, SIGINT);
@@ -393,7 +393,7 @@ TEST(DistributedTrain, ResumeMidEpochEndsWithTheSameWeights) {
 
   // The same checkpoint resumed by one process: its position converts
   // (n steps of 2 ranks are 2n steps of one).
-  Process one = spawn({"train", "--out", dir.file("cut_one"), "--resume"},
+  Process one = spawn({"train", "--run", dir.file("cut_one"), "--resume"},
                       kNoLaunch, dir.file("one"));
   ASSERT_TRUE(one.wait());
   EXPECT_EQ(one.status, 0) << one.stderr_text();
@@ -408,7 +408,7 @@ std::vector<Process> start_long_run(const testing::TempDir& dir) {
                                  "  mode: freeze\n  epochs: 1000\n"
                                  "distributed: {timeout_seconds: 5}\n");
   auto procs =
-      launch(2, {"train", "--config", config, "--out", dir.file("run")},
+      launch(2, {"train", "--config", config, "--run", dir.file("run")},
              dir.file("run"));
   if (!procs[0].wait_for_log("stage 1/2 epoch 1/1000 3/20")) {
     for (auto& p : procs) p.kill_now();
@@ -454,7 +454,7 @@ TEST(DistributedTrain, ASetUpErrorOnOneRankEndsEveryRank) {
   // told which rank failed instead of waiting for it.
   train_alone(config, dir.file("taken"), 16, dir.file("taken"));
   auto procs =
-      launch(2, {"train", "--config", config, "--out", dir.file("taken")},
+      launch(2, {"train", "--config", config, "--run", dir.file("taken")},
              dir.file("again"));
   wait_all(procs);
   EXPECT_EQ(procs[0].status, 1);
