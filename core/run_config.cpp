@@ -61,8 +61,8 @@ void validate(const RunConfig& c, const config::Node& tree) {
                       "train.distillation.weight: the teacher is the trunk "
                       "that stage 0 trains; set train.pretrain.epochs > 0");
   }
-  if (t.keep_trunk && (t.pretrain.epochs == 0 || t.mode != "freeze" ||
-                       t.trunk_rule != "backbone")) {
+  if (t.keep_trunk && (t.pretrain.epochs == 0 || t.mode != TrainMode::kFreeze ||
+                       t.trunk_rule != TrunkRule::kBackbone)) {
     throw ConfigError(where("train") +
                       "train.keep_trunk: keeps the trunk stage 0 trained, so "
                       "it needs train.pretrain.epochs > 0, train.mode: freeze "

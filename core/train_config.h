@@ -2,16 +2,56 @@
 /// How to train (DESIGN §3.3): optimiser, learning-rate schedule and the
 /// multi-stage recipe. Pure data; `train:` section of a run config.
 
+#include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config/checks.h"
 
 namespace adascale::core {
 
+// The training choices are enums with their config spellings
+// (core/config/schema.h): a misspelt value is a config error naming the
+// key, and code switches over them, so no choice falls through to a
+// default branch.
+
+/// `train.optimizer.type`.
+enum class OptimizerType { kSgd, kAdamW };
+constexpr std::array<std::pair<OptimizerType, const char*>, 2> spellings(
+    OptimizerType) {
+  return {{{OptimizerType::kSgd, "sgd"}, {OptimizerType::kAdamW, "adamw"}}};
+}
+
+/// `train.schedule.type`.
+enum class ScheduleType { kConstant, kMultistep, kCosine, kOneCycle };
+constexpr std::array<std::pair<ScheduleType, const char*>, 4> spellings(
+    ScheduleType) {
+  return {{{ScheduleType::kConstant, "constant"},
+           {ScheduleType::kMultistep, "multistep"},
+           {ScheduleType::kCosine, "cosine"},
+           {ScheduleType::kOneCycle, "onecycle"}}};
+}
+
+/// `train.mode`: what the stages before the one training do.
+enum class TrainMode { kFreeze, kFinetune };
+constexpr std::array<std::pair<TrainMode, const char*>, 2> spellings(
+    TrainMode) {
+  return {{{TrainMode::kFreeze, "freeze"}, {TrainMode::kFinetune, "finetune"}}};
+}
+
+/// `train.trunk_rule`: which candidate later stages train on.
+enum class TrunkRule { kBackbone, kBestAccuracy, kBestAccuracyPerMac };
+constexpr std::array<std::pair<TrunkRule, const char*>, 3> spellings(
+    TrunkRule) {
+  return {{{TrunkRule::kBackbone, "backbone"},
+           {TrunkRule::kBestAccuracy, "best_accuracy"},
+           {TrunkRule::kBestAccuracyPerMac, "best_accuracy_per_mac"}}};
+}
+
 /// `train.optimizer:`.
 struct OptimizerConfig {
-  std::string type = "sgd";  ///< sgd | adamw
+  OptimizerType type = OptimizerType::kSgd;
   double lr = 0.1;
   double momentum = 0.9;  ///< sgd
   bool nesterov = false;  ///< sgd
@@ -23,7 +63,7 @@ struct OptimizerConfig {
   template <typename V>
   void visit(V& v) {
     using namespace config;
-    v("type", type, check::one_of({"sgd", "adamw"}));
+    v("type", type, "sgd | adamw");
     v("lr", lr, check::in_range(0.0, 100.0), "peak learning rate");
     v("momentum", momentum, check::in_range(0.0, 1.0));
     v("nesterov", nesterov);
@@ -37,8 +77,7 @@ struct OptimizerConfig {
 /// `train.schedule:`: the learning rate over one stage's epochs, evaluated
 /// per step (fractional epochs), so every schedule is smooth in steps.
 struct ScheduleConfig {
-  /// constant | multistep | cosine | onecycle
-  std::string type = "multistep";
+  ScheduleType type = ScheduleType::kMultistep;
   /// multistep: epochs at which the rate is multiplied by `gamma`.
   std::vector<double> milestones = {40, 80, 100, 120};
   double gamma = 0.1;
@@ -57,8 +96,7 @@ struct ScheduleConfig {
   template <typename V>
   void visit(V& v) {
     using namespace config;
-    v("type", type,
-      check::one_of({"constant", "multistep", "cosine", "onecycle"}));
+    v("type", type, "constant | multistep | cosine | onecycle");
     v("milestones", milestones, check::each(check::at_least(0.0)),
       "epochs (multistep)");
     v("gamma", gamma, check::in_range(0.0, 1.0));
@@ -117,7 +155,7 @@ struct DistillationConfig {
 struct TrainConfig {
   /// freeze: stages before k run without gradients, BN in eval mode.
   /// finetune: they train too, at lr × prefix_lr_scale.
-  std::string mode = "freeze";
+  TrainMode mode = TrainMode::kFreeze;
   double prefix_lr_scale = 0.1;
   /// Epoch budget of every stage; `stage_epochs` overrides it per stage.
   int epochs = 30;
@@ -127,7 +165,7 @@ struct TrainConfig {
   std::vector<double> target_accuracy;
   /// Which candidate later stages train on: backbone (the spec's),
   /// best_accuracy or best_accuracy_per_mac (validation top-1 per MMAC).
-  std::string trunk_rule = "backbone";
+  TrunkRule trunk_rule = TrunkRule::kBackbone;
   double label_smoothing = 0.0;
   /// Validate every n epochs (and always at a stage's last epoch).
   int eval_every = 1;
@@ -159,14 +197,14 @@ struct TrainConfig {
   template <typename V>
   void visit(V& v) {
     using namespace config;
-    v("mode", mode, check::one_of({"freeze", "finetune"}));
+    v("mode", mode, "freeze | finetune");
     v("prefix_lr_scale", prefix_lr_scale, check::in_range(0.0, 10.0));
     v("epochs", epochs, check::in_range(0, 100000), "per stage");
     v("stage_epochs", stage_epochs, check::each(check::in_range(0, 100000)));
     v("target_accuracy", target_accuracy,
       check::each(check::in_range(0.0, 1.0)), "validation top-1 per exit");
     v("trunk_rule", trunk_rule,
-      check::one_of({"backbone", "best_accuracy", "best_accuracy_per_mac"}));
+      "backbone | best_accuracy | best_accuracy_per_mac");
     v("label_smoothing", label_smoothing, check::in_range(0.0, 1.0));
     v("eval_every", eval_every, check::in_range(1, 100000));
     v("max_steps", max_steps, check::at_least(0));

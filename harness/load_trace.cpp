@@ -48,16 +48,16 @@ TraceSegment flat(double t0, double t1, LoadTarget level) {
 
 LoadTrace::LoadTrace(TraceSpec spec, std::string source)
     : spec_(std::move(spec)) {
-  const std::string& kind = spec_.kind;
+  const std::string kind = config::spelling(spec_.kind);  // for messages
   const std::string& src = source;
   if (!(spec_.duration_s >= 0 && std::isfinite(spec_.duration_s))) {
     fail(src, "duration_s",
          fmt::format("must be a number >= 0, got {}", spec_.duration_s));
   }
-  if (kind != "steps" && !spec_.steps.empty()) {
+  if (spec_.kind != TraceKind::kSteps && !spec_.steps.empty()) {
     fail(src, "steps", "only for kind: steps (kind is " + kind + ")");
   }
-  if (kind != "ramp" && !spec_.points.empty()) {
+  if (spec_.kind != TraceKind::kRamp && !spec_.points.empty()) {
     fail(src, "points", "only for kind: ramp (kind is " + kind + ")");
   }
   auto add = [&](TraceSegment s) {
@@ -69,7 +69,8 @@ LoadTrace::LoadTrace(TraceSpec spec, std::string source)
     segments_.push_back(s);
   };
 
-  if (kind == "steps") {
+  switch (spec_.kind) {
+  case TraceKind::kSteps: {
     if (spec_.steps.empty()) fail(src, "steps", "needs at least one step");
     double t = 0;
     for (size_t i = 0; i < spec_.steps.size(); ++i) {
@@ -82,7 +83,9 @@ LoadTrace::LoadTrace(TraceSpec spec, std::string source)
       t += s.duration_s;
     }
     duration_s_ = spec_.duration_s > 0 ? spec_.duration_s : t;
-  } else if (kind == "ramp") {
+    break;
+  }
+  case TraceKind::kRamp: {
     const auto& p = spec_.points;
     if (p.empty()) fail(src, "points", "needs at least one point");
     for (size_t i = 0; i < p.size(); ++i) {
@@ -106,13 +109,16 @@ LoadTrace::LoadTrace(TraceSpec spec, std::string source)
            {p[i].cpu, p[i].memory_mb}});
     }
     duration_s_ = spec_.duration_s > 0 ? spec_.duration_s : p.back().t_s;
-  } else if (kind == "random" || kind == "bursts") {
+    break;
+  }
+  case TraceKind::kRandom:
+  case TraceKind::kBursts: {
     if (!(spec_.duration_s > 0)) {
       fail(src, "duration_s", "must be > 0 for kind: " + kind);
     }
     duration_s_ = spec_.duration_s;
     const auto seed = static_cast<uint64_t>(spec_.seed);
-    if (kind == "random") {
+    if (spec_.kind == TraceKind::kRandom) {
       const RandomTraceConfig& r = spec_.random;
       if (!(r.hold_s > 0)) fail(src, "random.hold_s", "must be > 0");
       check_range(src, "random.cpu", r.cpu, 0, 1);
@@ -149,10 +155,8 @@ LoadTrace::LoadTrace(TraceSpec spec, std::string source)
         t += length;
       }
     }
-  } else {
-    fail(src, "kind",
-         fmt::format("expected one of steps|ramp|random|bursts, got '{}'",
-                     kind));
+    break;
+  }
   }
   if (!(duration_s_ > 0)) {
     fail(src, "duration_s", "the trace has no length (all times are 0)");
@@ -172,10 +176,11 @@ LoadTrace from_tree(const config::Node& tree, const std::string& source) {
     const config::Node* n = tree.find(section);
     if (n == nullptr) continue;
     std::string owner = std::string(section) == "points" ? "ramp" : section;
-    if (owner != spec.kind) {
+    if (owner != config::spelling(spec.kind)) {
       config::Reader::fail_at(
           *n, section,
-          fmt::format("only for kind: {} (kind is {})", owner, spec.kind));
+          fmt::format("only for kind: {} (kind is {})", owner,
+                      config::spelling(spec.kind)));
     }
   }
   return LoadTrace(std::move(spec), source);

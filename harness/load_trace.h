@@ -43,8 +43,10 @@
 /// Experiment harness (adascale_harness), not part of the deployable
 /// runtime: the runtime itself only ever measures the machine.
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config/checks.h"
@@ -127,10 +129,20 @@ struct BurstTraceConfig {
   }
 };
 
+/// `kind:` of a trace: how its levels are given.
+enum class TraceKind { kSteps, kRamp, kRandom, kBursts };
+constexpr std::array<std::pair<TraceKind, const char*>, 4> spellings(
+    TraceKind) {
+  return {{{TraceKind::kSteps, "steps"},
+           {TraceKind::kRamp, "ramp"},
+           {TraceKind::kRandom, "random"},
+           {TraceKind::kBursts, "bursts"}}};
+}
+
 /// A trace file as written.
 struct TraceSpec {
   std::string name;
-  std::string kind = "steps";
+  TraceKind kind = TraceKind::kSteps;
   double duration_s = 0;
   bool repeat = false;
   int64_t seed = 0;
@@ -143,7 +155,7 @@ struct TraceSpec {
   void visit(V& v) {
     using namespace config;
     v("name", name);
-    v("kind", kind, check::one_of({"steps", "ramp", "random", "bursts"}));
+    v("kind", kind, "steps | ramp | random | bursts");
     v("duration_s", duration_s, check::at_least(0.0),
       "s; steps/ramp: 0 = from the list");
     v("repeat", repeat, "start over past the end");

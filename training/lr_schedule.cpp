@@ -42,20 +42,20 @@ double scheduled_lr(const core::ScheduleConfig& s, double base_lr, double epoch,
   }
   epoch = std::min(epoch, total_epochs);
   const double t = epoch / total_epochs;
-  if (s.type == "onecycle") return one_cycle(s, base_lr, t);
-
   double lr = base_lr;
-  if (s.type == "multistep") {
-    for (double m : s.milestones) {
-      if (m <= epoch) lr *= s.gamma;
-    }
-  } else if (s.type == "cosine") {
-    lr = cosine_anneal(base_lr, base_lr * s.final_fraction, t);
-  } else if (s.type != "constant") {
-    throw ConfigError(
-        "train.schedule.type: expected constant|multistep|"
-        "cosine|onecycle, got '" +
-        s.type + "'");
+  switch (s.type) {
+    case core::ScheduleType::kOneCycle:
+      return one_cycle(s, base_lr, t);  // its own warm-up
+    case core::ScheduleType::kMultistep:
+      for (double m : s.milestones) {
+        if (m <= epoch) lr *= s.gamma;
+      }
+      break;
+    case core::ScheduleType::kCosine:
+      lr = cosine_anneal(base_lr, base_lr * s.final_fraction, t);
+      break;
+    case core::ScheduleType::kConstant:
+      break;
   }
   if (s.warmup_epochs > 0 && epoch < s.warmup_epochs) {
     lr *= s.warmup_start + (1 - s.warmup_start) * epoch / s.warmup_epochs;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/atomic_file.h"
+#include "core/config/schema.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/logging.h"
@@ -681,7 +682,8 @@ class Run {
     // The mode only says how the prefix trains: stage 1 has none.
     log.info("stage {}/{}: training {} ({}up to {} epochs{}{}{})", stage + 1,
              stages_, fmt::join(heads, ", "),
-             stage > 0 ? cfg_.mode + " mode, " : std::string(), plan.epochs,
+             stage > 0 ? config::spelling(cfg_.mode) + " mode, " : std::string(),
+             plan.epochs,
              target > 0 ? ", target " + percent(target) : "",
              distilling() ? ", distilled from the stage-0 trunk" : "",
              matching > 0
@@ -785,22 +787,25 @@ class Run {
   }
 
   int choose_trunk(int stage, const std::vector<std::string>& heads) const {
-    if (cfg_.trunk_rule == "best_accuracy") {
-      return argmax(state_.validation_top1);
-    }
-    if (cfg_.trunk_rule == "best_accuracy_per_mac") {
-      if (!options_.cost) {
-        throw ConfigError(
-            "train.trunk_rule: best_accuracy_per_mac needs candidate costs");
+    switch (cfg_.trunk_rule) {
+      case core::TrunkRule::kBackbone:
+        return trainee_.backbone(stage);
+      case core::TrunkRule::kBestAccuracy:
+        return argmax(state_.validation_top1);
+      case core::TrunkRule::kBestAccuracyPerMac: {
+        if (!options_.cost) {
+          throw ConfigError(
+              "train.trunk_rule: best_accuracy_per_mac needs candidate costs");
+        }
+        std::vector<double> score;
+        for (size_t h = 0; h < heads.size(); ++h) {
+          score.push_back(state_.validation_top1[h] /
+                          std::max(1.0, options_.cost(stage, int(h))));
+        }
+        return argmax(score);
       }
-      std::vector<double> score;
-      for (size_t h = 0; h < heads.size(); ++h) {
-        score.push_back(state_.validation_top1[h] /
-                        std::max(1.0, options_.cost(stage, int(h))));
-      }
-      return argmax(score);
     }
-    return trainee_.backbone(stage);
+    throw InternalError("train.trunk_rule: unknown rule");
   }
 
   // ---- the end ------------------------------------------------------------

@@ -52,7 +52,7 @@ class ElasticTrainee : public Trainee {
  public:
   ElasticTrainee(operators::ElasticNet net, const core::TrainConfig& config)
       : net_(std::move(net)),
-        finetune_(config.mode == "finetune"),
+        finetune_(config.mode == core::TrainMode::kFinetune),
         keep_trunk_(config.keep_trunk),
         prefix_scale_(config.prefix_lr_scale) {}
 

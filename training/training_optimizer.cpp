@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/config/schema.h"
 #include "core/error.h"
 
 namespace adascale::training {
@@ -19,31 +20,30 @@ std::string shapes_key(size_t group) {
 
 std::unique_ptr<torch::optim::OptimizerOptions> options_for(
     const core::OptimizerConfig& c, double lr) {
-  if (c.type == "sgd") {
-    return std::make_unique<torch::optim::SGDOptions>(
-        torch::optim::SGDOptions(lr)
-            .momentum(c.momentum)
-            .nesterov(c.nesterov)
-            .weight_decay(c.weight_decay));
+  switch (c.type) {
+    case core::OptimizerType::kSgd:
+      return std::make_unique<torch::optim::SGDOptions>(
+          torch::optim::SGDOptions(lr)
+              .momentum(c.momentum)
+              .nesterov(c.nesterov)
+              .weight_decay(c.weight_decay));
+    case core::OptimizerType::kAdamW:
+      return std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(lr)
+              .betas(std::make_tuple(c.beta1, c.beta2))
+              .eps(c.eps)
+              .weight_decay(c.weight_decay));
   }
-  return std::make_unique<torch::optim::AdamWOptions>(
-      torch::optim::AdamWOptions(lr)
-          .betas(std::make_tuple(c.beta1, c.beta2))
-          .eps(c.eps)
-          .weight_decay(c.weight_decay));
+  throw InternalError("optimizer: unknown type");
 }
 
 void check_config(const core::OptimizerConfig& c) {
-  if (c.type != "sgd" && c.type != "adamw") {
-    throw ConfigError("train.optimizer.type: expected sgd|adamw, got '" +
-                      c.type + "'");
-  }
-  if (c.type == "sgd" && c.nesterov && !(c.momentum > 0)) {
+  if (c.type == core::OptimizerType::kSgd && c.nesterov && !(c.momentum > 0)) {
     throw ConfigError(fmt::format(
         "train.optimizer.nesterov: needs momentum > 0, got momentum {}",
         c.momentum));
   }
-  if (c.type == "adamw" && !(c.beta1 < 1 && c.beta2 < 1)) {
+  if (c.type == core::OptimizerType::kAdamW && !(c.beta1 < 1 && c.beta2 < 1)) {
     throw ConfigError(fmt::format(
         "train.optimizer.beta1/beta2: must be < 1 for adamw, got {} and {}",
         c.beta1, c.beta2));
@@ -110,7 +110,7 @@ TrainingOptimizer::TrainingOptimizer(const core::OptimizerConfig& config,
     throw ConfigError("optimizer: no parameters to train");
   }
   try {
-    if (type_ == "sgd") {
+    if (type_ == core::OptimizerType::kSgd) {
       auto defaults = options_for(config, config.lr);
       optimizer_ = std::make_unique<torch::optim::SGD>(
           std::move(torch_groups),
@@ -146,7 +146,8 @@ void TrainingOptimizer::step() {
 
 void TrainingOptimizer::save(torch::serialize::OutputArchive& archive) const {
   const auto& groups = optimizer_->param_groups();
-  archive.write(kTypeKey, c10::IValue(type_));
+  // Spelt as in configs, so archives do not depend on the enum's values.
+  archive.write(kTypeKey, c10::IValue(config::spelling(type_)));
   archive.write(kLrKey, c10::IValue(lr_));
   archive.write(kGroupsKey, c10::IValue(int64_t(groups.size())));
   for (size_t i = 0; i < groups.size(); ++i) {
@@ -160,9 +161,9 @@ void TrainingOptimizer::save(torch::serialize::OutputArchive& archive) const {
 void TrainingOptimizer::load(torch::serialize::InputArchive& archive) {
   try {
     const std::string type = read_value(archive, kTypeKey).toStringRef();
-    if (type != type_) {
+    if (type != config::spelling(type_)) {
       throw ConfigError("optimizer state: written by " + type +
-                        ", this optimizer is " + type_);
+                        ", this optimizer is " + config::spelling(type_));
     }
     const double lr = read_value(archive, kLrKey).toDouble();
     const int64_t saved_groups = read_value(archive, kGroupsKey).toInt();

@@ -38,8 +38,7 @@ class TrainingOptimizer {
   void zero_grad();
   void step();
   torch::optim::Optimizer& torch_optimizer() { return *optimizer_; }
-  /// "sgd" or "adamw".
-  const std::string& type() const { return type_; }
+  core::OptimizerType type() const { return type_; }
 
   /// Writes the optimiser state (momentum buffers, Adam moments and step
   /// counts), the rate and the parameter layout into `archive`; give it an
@@ -52,7 +51,7 @@ class TrainingOptimizer {
   void load(torch::serialize::InputArchive& archive);
 
  private:
-  std::string type_;
+  core::OptimizerType type_;
   std::vector<double> scales_;  ///< per torch parameter group
   double lr_ = 0.0;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;

@@ -8,6 +8,7 @@
 
 #include "apps/adascale/command.h"
 #include "apps/adascale/run_loading.h"
+#include "core/config/schema.h"
 #include "core/error.h"
 #include "core/model_spec.h"
 #include "core/timing.h"
@@ -85,7 +86,7 @@ void run_bench_train(const BenchTrainOptions& opt) {
   if (opt.common.json) {
     nlohmann::json out = {{"model", spec.name},
                           {"stage", stage + 1},
-                          {"mode", spec.elastic() ? config.train.mode : "-"},
+                          {"mode", spec.elastic() ? config::spelling(config.train.mode) : "-"},
                           {"heads", heads},
                           {"batch", opt.batch},
                           {"steps", opt.steps},
@@ -99,7 +100,7 @@ void run_bench_train(const BenchTrainOptions& opt) {
       "{} stage {}/{} ({} heads{}), batch {}: {:.1f} ms/step median "
       "(p90 {:.1f}), {:.1f} images/s\n",
       spec.name, stage + 1, stages, heads.size(),
-      spec.elastic() ? ", " + config.train.mode : "", opt.batch,
+      spec.elastic() ? ", " + config::spelling(config.train.mode) : "", opt.batch,
       stats.median_ms, stats.p90_ms, rate);
 }
 

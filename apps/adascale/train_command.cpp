@@ -148,7 +148,7 @@ void run_train(const TrainOptions& opt) {
     options.distributed = comm.get();
     if (spec.elastic()) {
       operators::ElasticNet net(spec);
-      if (config.train.trunk_rule == "best_accuracy_per_mac") {
+      if (config.train.trunk_rule == core::TrunkRule::kBestAccuracyPerMac) {
         costs = search::candidate_macs(net);
         options.cost = [&costs](int s, int c) {
           return double(costs[size_t(s)][size_t(c)]);

@@ -6,9 +6,11 @@
 /// value, so a bad one is a ConfigError naming the file or --set, the key
 /// and the value.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/config/checks.h"
@@ -45,12 +47,21 @@ inline runtime::RuntimeOptions demo_runtime_defaults() {
 }
 
 /// The whole demo config (the root `--set` keys start at).
+/// `mode:` which phases the demo runs.
+enum class DemoPhases { kBoth, kAdaptive, kStatic };
+constexpr std::array<std::pair<DemoPhases, const char*>, 3> spellings(
+    DemoPhases) {
+  return {{{DemoPhases::kBoth, "both"},
+           {DemoPhases::kAdaptive, "adaptive"},
+           {DemoPhases::kStatic, "static"}}};
+}
+
 struct DemoConfig {
   /// Background load trace (configs/traces/*.yaml); "" = idle.
   std::string trace;
   double duration_s = 60;     ///< seconds per phase
   double warmup_s = 2;        ///< seconds of untimed warm-up before each phase
-  std::string mode = "both";  ///< both | adaptive | static
+  DemoPhases mode = DemoPhases::kBoth;
   /// The static baseline; "" = the trunk at the deepest trained exit.
   std::string static_variant;
   std::string data;   ///< dataset root; "" = the bundle's dataset.root
@@ -67,8 +78,7 @@ struct DemoConfig {
       "seconds per phase");
     v("warmup_s", warmup_s, check::finite(check::at_least(0.0)),
       "seconds of untimed warm-up");
-    v("mode", mode, check::one_of({"both", "adaptive", "static"}),
-      "phases to run");
+    v("mode", mode, "phases to run: both | adaptive | static");
     v("static_variant", static_variant,
       "static baseline; \"\" = the trunk at the deepest exit");
     v("data", data, "dataset root; \"\" = the bundle's");

@@ -247,8 +247,8 @@ int run(const Args& args, const std::string& exe) {
   demo::DemoOptions options;
   options.duration_s = cfg.duration_s;
   options.warmup_s = cfg.warmup_s;
-  options.adaptive = cfg.mode != "static";
-  options.static_phase = cfg.mode != "adaptive";
+  options.adaptive = cfg.mode != demo::DemoPhases::kStatic;
+  options.static_phase = cfg.mode != demo::DemoPhases::kAdaptive;
   options.quiet = args.quiet || json;
   // The static baseline: the given variant, else the trunk at the deepest
   // trained exit (the full backbone: the model one would deploy unscaled).

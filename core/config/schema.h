@@ -9,8 +9,18 @@
 /// and that one description drives both reading (Reader: types, checks,
 /// unknown keys, errors with file:line and key path) and writing the
 /// resolved config back (Writer). Supported field types: bool, int,
-/// int64_t, double, std::string, std::vector<T>, and nested structs that
-/// have their own visit().
+/// int64_t, double, std::string, enums that have spellings (below),
+/// std::vector<T>, and nested structs that have their own visit().
+///
+/// An enum is a field type when a `spellings(E)` found beside it returns
+/// each value with its config spelling:
+///
+///     enum class TrainMode { kFreeze, kFinetune };
+///     constexpr std::array<std::pair<TrainMode, const char*>, 2>
+///     spellings(TrainMode) { return {{{TrainMode::kFreeze, "freeze"}, ...}}; }
+///
+/// A value that is none of the spellings is a config error listing them,
+/// and code switches over the enum, so a new choice cannot fall through.
 
 #include <charconv>
 #include <cstdint>
@@ -30,6 +40,46 @@ struct IsStruct : std::false_type {};
 template <typename T>
 struct IsStruct<T, std::void_t<decltype(&T::template visit<int>)>>
     : std::true_type {};
+
+template <typename E, typename = void>
+struct HasSpellings : std::false_type {};
+template <typename E>
+struct HasSpellings<E, std::void_t<decltype(spellings(E{}))>>
+    : std::is_enum<E> {};
+
+/// The config spelling of `value` ("freeze" for TrainMode::kFreeze).
+template <typename E>
+std::enable_if_t<HasSpellings<E>::value, std::string> spelling(E value) {
+  for (const auto& [v, name] : spellings(E{})) {
+    if (v == value) return name;
+  }
+  throw InternalError("config enum value " +
+                      std::to_string(static_cast<int>(value)) +
+                      " has no spelling");
+}
+
+/// Every spelling of E, as "a|b|c".
+template <typename E>
+std::enable_if_t<HasSpellings<E>::value, std::string> spelling_list() {
+  std::string all;
+  for (const auto& entry : spellings(E{})) {
+    all += (all.empty() ? "" : "|") + std::string(entry.second);
+  }
+  return all;
+}
+
+/// The value of E spelled `text`; false when none is.
+template <typename E>
+std::enable_if_t<HasSpellings<E>::value, bool> parse_spelling(
+    const std::string& text, E& out) {
+  for (const auto& [v, name] : spellings(E{})) {
+    if (text == name) {
+      out = v;
+      return true;
+    }
+  }
+  return false;
+}
 
 template <typename T>
 struct IsVector : std::false_type {};
@@ -156,6 +206,18 @@ class Reader {
     out = scalar(n, path, "a string").scalar;
   }
 
+  template <typename E>
+  static std::enable_if_t<HasSpellings<E>::value> read(const Node& n,
+                                                       const std::string& path,
+                                                       E& out) {
+    const std::string& s =
+        scalar(n, path, ("one of " + spelling_list<E>()).c_str()).scalar;
+    if (!parse_spelling(s, out)) {
+      fail_at(n, path,
+              "expected one of " + spelling_list<E>() + ", got '" + s + "'");
+    }
+  }
+
   template <typename T>
   static void read(const Node& n, const std::string& path,
                    std::vector<T>& out) {
@@ -214,6 +276,10 @@ class Writer {
   }
   static Node make(bool v) { return leaf(v ? "true" : "false"); }
   static Node make(const std::string& v) { return leaf(v); }
+  template <typename E>
+  static std::enable_if_t<HasSpellings<E>::value, Node> make(E v) {
+    return leaf(spelling(v));
+  }
   static Node make(double v) { return leaf(fmt::format("{}", v)); }
   template <typename I>
   static std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>,

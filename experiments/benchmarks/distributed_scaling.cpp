@@ -58,7 +58,7 @@ nlohmann::json run_worker(const WorkerOptions& o) {
     comm = training::Communicator::connect(*launch, dc);
   }
   core::TrainConfig recipe;
-  recipe.mode = "freeze";
+  recipe.mode = core::TrainMode::kFreeze;
   recipe.optimizer.lr = 0.01;
 
   std::unique_ptr<training::Trainee> trainee;

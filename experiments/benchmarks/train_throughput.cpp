@@ -19,6 +19,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/config/schema.h"
 #include "core/error.h"
 #include "core/execution.h"
 #include "core/logging.h"
@@ -40,12 +41,14 @@ using bench::run_command;
 
 core::TrainConfig recipe(const std::string& mode) {
   core::TrainConfig t;
-  t.mode = mode;
+  if (!config::parse_spelling(mode, t.mode)) {
+    throw InternalError("train_throughput: no train.mode '" + mode + "'");
+  }
   t.epochs = 1;
   t.progress = "off";
   t.optimizer.lr = 0.05;
   t.optimizer.nesterov = true;
-  t.schedule.type = "constant";
+  t.schedule.type = core::ScheduleType::kConstant;
   return t;
 }
 

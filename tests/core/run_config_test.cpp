@@ -125,7 +125,7 @@ TEST(RunConfig, NestedIncludeMergesUnderItsKey) {
   EXPECT_DOUBLE_EQ(c.model.dropout, 0.1);
   EXPECT_EQ(c.train.epochs, 7);
   EXPECT_DOUBLE_EQ(c.train.optimizer.lr, 0.05);
-  EXPECT_EQ(c.train.mode, "finetune");
+  EXPECT_EQ(c.train.mode, TrainMode::kFinetune);
   // Errors inside the nested file name it.
   dir.write("models/bad.yaml", "name: x\nlayers: 3\n");
   std::string bad =
@@ -205,6 +205,44 @@ TEST(RunConfig, CrossFieldValidation) {
   EXPECT_THROW_WITH(
       load_run_config(std::nullopt, {"dataset.mean=[0.5]", "dataset.std=[]"}),
       ConfigError, "same number of channels");
+}
+
+TEST(RunConfig, TrainingChoicesAreEnumsSpeltAsInConfigs) {
+  RunConfig c = load_run_config(
+      std::nullopt,
+      {"train.mode=finetune", "train.trunk_rule=best_accuracy_per_mac",
+       "train.optimizer.type=adamw", "train.schedule.type=onecycle"});
+  EXPECT_EQ(c.train.mode, TrainMode::kFinetune);
+  EXPECT_EQ(c.train.trunk_rule, TrunkRule::kBestAccuracyPerMac);
+  EXPECT_EQ(c.train.optimizer.type, OptimizerType::kAdamW);
+  EXPECT_EQ(c.train.schedule.type, ScheduleType::kOneCycle);
+  // Written back with the same spellings, so a resolved config reads back.
+  const std::string yaml = to_yaml(c);
+  EXPECT_NE(yaml.find("mode: finetune"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("trunk_rule: best_accuracy_per_mac"), std::string::npos);
+  EXPECT_NE(yaml.find("type: adamw"), std::string::npos);
+  EXPECT_NE(yaml.find("type: onecycle"), std::string::npos);
+  // A misspelt choice is the reader's error, naming the key and the
+  // spellings, never a fall-through to a default branch.
+  EXPECT_THROW_WITH(load_run_config(std::nullopt, {"train.mode=thaw"}),
+                    ConfigError,
+                    "train.mode: expected one of freeze|finetune, got 'thaw'");
+  EXPECT_THROW_WITH(
+      load_run_config(std::nullopt, {"train.trunk_rule=best"}), ConfigError,
+      "train.trunk_rule: expected one of "
+      "backbone|best_accuracy|best_accuracy_per_mac, got 'best'");
+  EXPECT_THROW_WITH(
+      load_run_config(std::nullopt, {"train.optimizer.type=lamb"}),
+      ConfigError, "train.optimizer.type: expected one of sgd|adamw, got 'lamb'");
+  EXPECT_THROW_WITH(
+      load_run_config(std::nullopt, {"train.schedule.type=linear"}),
+      ConfigError,
+      "train.schedule.type: expected one of "
+      "constant|multistep|cosine|onecycle, got 'linear'");
+  TempDir dir;
+  std::string map = dir.write("m.yaml", "train:\n  mode: {a: 1}\n");
+  EXPECT_THROW_WITH(load_run_config(map, {}), ConfigError,
+                    "m.yaml:2: train.mode: expected one of freeze|finetune");
 }
 
 TEST(RunConfig, ResolvedYamlRoundTrips) {

@@ -160,7 +160,7 @@ TEST(LoadTrace, ShippedTracesLoad) {
   EXPECT_DOUBLE_EQ(random.duration_s(), 120);
 
   auto user = LoadTrace::from_file(traces_dir() + "/user_activity.yaml");
-  EXPECT_EQ(user.spec().kind, "bursts");
+  EXPECT_EQ(user.spec().kind, TraceKind::kBursts);
   double heavy_s = 0, light_s = 0;
   for (const auto& s : user.segments()) {
     (s.from.cpu >= 0.7 ? heavy_s : light_s) += s.t1 - s.t0;
