@@ -64,6 +64,25 @@ std::vector<Variant> VariantSpace::all() const {
   return out;
 }
 
+std::vector<Variant> VariantSpace::up_to_exit(int exits) const {
+  exits = std::clamp(exits, 0, int(names_.size()));
+  size_t n = 0;
+  for (int e = 0; e < exits; ++e) n += size_at_exit(e);
+  std::vector<Variant> out = all();
+  out.resize(n);  // all() is ordered by exit
+  return out;
+}
+
+Variant VariantSpace::along(const std::vector<int>& path, int exit) const {
+  if (exit < 0 || size_t(exit) >= path.size()) {
+    throw UsageError(fmt::format("no exit {} along a path of {} stages",
+                                 exit + 1, path.size()));
+  }
+  Variant v{exit, std::vector<int>(path.begin(), path.begin() + exit + 1)};
+  check(v);
+  return v;
+}
+
 Variant VariantSpace::trunk(int exit) const {
   check(Variant{exit, std::vector<int>(size_t(std::max(exit, 0)) + 1, 0)});
   return Variant{

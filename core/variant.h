@@ -40,8 +40,16 @@ class VariantSpace {
   size_t size_at_exit(int exit) const;
   /// Every variant, in packed-key order.
   std::vector<Variant> all() const;
+  /// The variants that end before exit `exits` (0-based count): those a
+  /// run has trained once its first `exits` stages are done. They are the
+  /// first elements of all(), in the same order.
+  std::vector<Variant> up_to_exit(int exits) const;
   /// The trunk (backbone choices) up to exit `exit`.
   Variant trunk(int exit) const;
+  /// The variant that follows `path` (one choice per stage, e.g. the trunk
+  /// a run trained) to exit `exit`. Throws UsageError when `path` does not
+  /// reach that exit or is not of this space.
+  Variant along(const std::vector<int>& path, int exit) const;
   /// Candidate names of stage `stage`.
   const std::vector<std::string>& candidates(size_t stage) const {
     return names_.at(stage);

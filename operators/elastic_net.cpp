@@ -119,4 +119,20 @@ std::vector<torch::Tensor> ElasticNetImpl::variant_parameters(
   return params;
 }
 
+std::shared_ptr<torch::nn::Module> ElasticNetImpl::variant_members(
+    const core::Variant& v) {
+  space_.check(v);
+  auto used = std::make_shared<torch::nn::Module>("ElasticNetVariant");
+  used->register_module("stem", stem);
+  for (size_t s = 0; s < v.choices.size(); ++s) {
+    const size_t c = size_t(v.choices[s]);
+    used->register_module(
+        fmt::format("stage{}_{}", s + 1, space_.candidates(s)[c]),
+        candidates[s][c]);
+  }
+  used->register_module(fmt::format("exit{}", v.exit + 1),
+                        exits[size_t(v.exit)]);
+  return used;
+}
+
 }  // namespace adascale::operators

@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include <memory>
 #include <vector>
 
 #include "core/model_spec.h"
@@ -48,6 +49,11 @@ class ElasticNetImpl : public torch::nn::Cloneable<ElasticNetImpl> {
 
   /// Parameters a variant uses: stem, its candidates, its exit head.
   std::vector<torch::Tensor> variant_parameters(const core::Variant& v) const;
+  /// A module holding only what variant `v` runs (stem, its candidate at
+  /// each stage, its exit head), shared with this net under the names
+  /// stem, stage<k>_<candidate> and exit<k>: saved or traced, it carries
+  /// this variant's weights and no other candidate's.
+  std::shared_ptr<torch::nn::Module> variant_members(const core::Variant& v);
 
   const core::ModelSpec& spec() const { return spec_; }
   const core::VariantSpace& variants() const { return space_; }

@@ -152,8 +152,7 @@ core::BundleManifest make_manifest(const operators::ElasticNet& net,
   std::map<uint64_t, double> top1;
   for (const auto& e : tables.index) top1[e.key] = e.validation_top1;
   const core::VariantSpace& space = net->variants();
-  for (const core::Variant& v : space.all()) {
-    if (v.exit >= int(meta.trunk.size())) continue;
+  for (const core::Variant& v : space.up_to_exit(int(meta.trunk.size()))) {
     core::BundleVariant bv;
     bv.id = space.to_string(v);
     bv.exit = v.exit + 1;

@@ -71,7 +71,7 @@ void run_eval(const EvalOptions& opt) {
     std::vector<double> variant_macs, cumulative;
     double heads_before = 0.0;
     for (int e = 0; e < exits; ++e) {
-      core::Variant v{e, {run.trunk.begin(), run.trunk.begin() + e + 1}};
+      const core::Variant v = space.along(run.trunk, e);
       auto full = search::profile(
           *net, [&](torch::Tensor x) { return net->forward(x, v); }, shape);
       auto prefix = search::profile(
@@ -90,7 +90,7 @@ void run_eval(const EvalOptions& opt) {
       auto pred = outputs.probabilities[size_t(e)].argmax(1);
       double top1 =
           pred.eq(outputs.labels).to(torch::kDouble).mean().item<double>();
-      core::Variant v{e, {run.trunk.begin(), run.trunk.begin() + e + 1}};
+      const core::Variant v = space.along(run.trunk, e);
       out["exits"].push_back({{"exit", e + 1},
                               {"variant", space.to_string(v)},
                               {"top1", top1},
@@ -109,11 +109,11 @@ void run_eval(const EvalOptions& opt) {
     }
     if (opt.variants == "all") {
       auto acc = training::evaluate_variants(net, loader, opt.limit);
-      auto all = space.all();
-      for (size_t i = 0; i < all.size(); ++i) {
-        if (all[i].exit >= exits) continue;  // stages not trained yet
+      // evaluate_variants scores all(); the trained variants are its first.
+      const std::vector<core::Variant> trained = space.up_to_exit(exits);
+      for (size_t i = 0; i < trained.size(); ++i) {
         nlohmann::json j = accuracy_json(acc[i]);
-        j["variant"] = space.to_string(all[i]);
+        j["variant"] = space.to_string(trained[i]);
         out["variants"].push_back(j);
       }
     }

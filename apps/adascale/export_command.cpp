@@ -118,20 +118,11 @@ void export_torchscript(const ExportOptions& opt) {
   }
   const core::ModelSpec& spec = run.spec;
   auto net = run.net;
-  // Only the variant's blocks, under the net's own names: the module then
-  // carries this variant's weights, not every candidate's.
-  torch::nn::Module used;
-  used.register_module("stem", net->stem);
-  for (int s = 0; s <= variant.exit; ++s) {
-    const int c = variant.choices[size_t(s)];
-    used.register_module(fmt::format("stage{}_{}", s + 1,
-                                     space.candidates(size_t(s))[size_t(c)]),
-                         net->candidates[size_t(s)][size_t(c)]);
-  }
-  used.register_module(fmt::format("exit{}", variant.exit + 1),
-                       net->exits[size_t(variant.exit)]);
+  // Only the variant's blocks: the module carries this variant's weights,
+  // not every candidate's.
+  const std::shared_ptr<torch::nn::Module> used = net->variant_members(variant);
   torch::jit::Module module = runtime::trace_module(
-      used, [&](const torch::Tensor& x) { return net->forward(x, variant); },
+      *used, [&](const torch::Tensor& x) { return net->forward(x, variant); },
       torch::zeros({1, spec.in_channels, spec.resolution, spec.resolution}),
       "ElasticNetVariant");
 

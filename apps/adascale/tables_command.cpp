@@ -94,9 +94,7 @@ void run_tables(const TablesOptions& opt) {
   auto& net = run.net;
   const auto& space = net->variants();
   const int exits = int(run.trunk.size());
-  std::vector<core::Variant> variants;
-  for (const auto& v : space.all())
-    if (v.exit < exits) variants.push_back(v);
+  const std::vector<core::Variant> variants = space.up_to_exit(exits);
   const int threads = at::get_num_threads();
   const std::vector<int> batches =
       opt.batch == 1 ? std::vector<int>{1} : std::vector<int>{1, opt.batch};
@@ -161,12 +159,10 @@ void run_tables(const TablesOptions& opt) {
   } else {
     auto acc = training::evaluate_variants(net, *data->validation,
                                            opt.validation_limit);
-    auto all = space.all();
-    size_t k = 0;
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (all[i].exit >= exits) continue;
-      top1[k] = acc[i].top1;
-      scored_on[k++] = acc[i].samples;
+    // evaluate_variants scores all(); the trained variants are its first.
+    for (size_t i = 0; i < variants.size(); ++i) {
+      top1[i] = acc[i].top1;
+      scored_on[i] = acc[i].samples;
     }
     log::info(
         "tables: validation top-1 of {} variants on {} images in "

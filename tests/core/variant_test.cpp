@@ -62,6 +62,37 @@ TEST(VariantSpace, TrunkFollowsTheBackbones) {
   EXPECT_EQ(space.to_string(space.trunk(0)), "e1:basic");
 }
 
+TEST(VariantSpace, UpToExitIsTheTrainedPrefixOfAll) {
+  VariantSpace space(three_stage_spec());
+  const auto all = space.all();
+  EXPECT_TRUE(space.up_to_exit(0).empty());
+  for (int exits = 1; exits <= 3; ++exits) {
+    const auto trained = space.up_to_exit(exits);
+    size_t expected = 0;
+    for (int e = 0; e < exits; ++e) expected += space.size_at_exit(e);
+    ASSERT_EQ(trained.size(), expected) << exits << " exits";
+    for (size_t i = 0; i < trained.size(); ++i) {
+      EXPECT_EQ(trained[i], all[i]);  // same order as all(), index by index
+      EXPECT_LT(trained[i].exit, exits);
+    }
+  }
+  EXPECT_EQ(space.up_to_exit(3).size(), all.size());
+  EXPECT_EQ(space.up_to_exit(99).size(), all.size());
+}
+
+TEST(VariantSpace, AlongFollowsAPathToAnExit) {
+  VariantSpace space(three_stage_spec());
+  const std::vector<int> path = {1, 2, 0};
+  EXPECT_EQ(space.to_string(space.along(path, 0)), "e1:dws");
+  EXPECT_EQ(space.to_string(space.along(path, 2)), "e3:dws.fire.basic");
+  // A path of two trained stages has no third exit.
+  EXPECT_THROW_WITH(space.along({1, 2}, 2), UsageError,
+                    "no exit 3 along a path of 2 stages");
+  EXPECT_THROW_WITH(space.along(path, -1), UsageError, "no exit 0");
+  EXPECT_THROW_WITH(space.along({5, 0, 0}, 1), UsageError,
+                    "variant choice 5 at stage 1");
+}
+
 TEST(VariantSpace, BadIdsSayWhatIsWrong) {
   VariantSpace space(three_stage_spec());
   EXPECT_THROW_WITH(space.parse("x"), UsageError, "expected e<exit>:");

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/error.h"
 #include "tests/test_util.h"
@@ -92,6 +95,23 @@ TEST_F(ElasticNetTest, VariantParametersAreThePathsOnly) {
     if (p.grad().defined()) with_grad += p.numel();
   }
   EXPECT_EQ(with_grad, count(net->variant_parameters(v)));
+}
+
+TEST_F(ElasticNetTest, VariantMembersHoldThePathsBlocksOnlySharedWithTheNet) {
+  ElasticNet net(tiny_spec());
+  const core::Variant v{1, {0, 1}};
+  auto used = net->variant_members(v);
+  std::vector<std::string> names;
+  for (const auto& child : used->named_children()) names.push_back(child.key());
+  EXPECT_EQ(names, (std::vector<std::string>{"stem", "stage1_basic",
+                                             "stage2_wide", "exit2"}));
+  // The same tensors as the net's, and exactly the variant's parameters.
+  std::set<const void*> members;
+  for (const auto& p : used->parameters()) members.insert(p.data_ptr());
+  std::set<const void*> path;
+  for (const auto& p : net->variant_parameters(v)) path.insert(p.data_ptr());
+  EXPECT_EQ(members, path);
+  EXPECT_THROW(net->variant_members(core::Variant{1, {0}}), UsageError);
 }
 
 TEST_F(ElasticNetTest, CloneCopiesWeightsIntoIndependentModules) {
