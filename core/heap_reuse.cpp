@@ -22,4 +22,12 @@ bool reuse_freed_heap_memory() {
 #endif
 }
 
+bool release_free_heap_memory() {
+#if defined(__GLIBC__)
+  return malloc_trim(0) == 1;
+#else
+  return false;
+#endif
+}
+
 }  // namespace adascale::core

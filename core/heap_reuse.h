@@ -17,4 +17,12 @@ namespace adascale::core {
 /// whether glibc accepted it; elsewhere it is a no-op returning false.
 bool reuse_freed_heap_memory();
 
+/// Hands the heap's free pages back to the kernel once (glibc's
+/// malloc_trim), for a long-running process after its start-up: what
+/// start-up freed (a dataset split decoded and dropped, every block timed
+/// at several thread counts) would otherwise stay resident for the
+/// process's life under reuse_freed_heap_memory(). Returns whether any
+/// memory was released; elsewhere a no-op returning false.
+bool release_free_heap_memory();
+
 }  // namespace adascale::core

@@ -4,10 +4,17 @@
 #include <sys/resource.h>
 
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
+
+#include "core/memory_usage.h"
 
 namespace adascale::core {
 namespace {
+
+// Keeps the compiler from dropping a malloc/memset/free whose memory is
+// never read.
+void keep(void* p) { asm volatile("" : : "r"(p) : "memory"); }
 
 long minor_faults() {
   rusage usage{};
@@ -22,6 +29,7 @@ long faults_of_one_round() {
   const long before = minor_faults();
   void* p = std::malloc(kBytes);
   std::memset(p, 1, kBytes);
+  keep(p);
   std::free(p);
   return minor_faults() - before;
 }
@@ -35,6 +43,25 @@ TEST(HeapReuse, ARepeatedLargeAllocationFaultsItsPagesInOnlyOnce) {
   // of them in again; with it the pages stay mapped.
   const long again = faults_of_one_round();
   EXPECT_LT(again, 1000) << "freed memory was given back to the kernel";
+}
+
+TEST(HeapReuse, ReleaseGivesFreedPagesBackOnce) {
+  ASSERT_TRUE(reuse_freed_heap_memory());
+  constexpr size_t kBytes = size_t(64) << 20;
+  // A small block after the large one keeps it off the heap's top, where
+  // only an explicit release can return its pages.
+  void* large = std::malloc(kBytes);
+  void* after = std::malloc(4096);
+  std::memset(large, 1, kBytes);
+  keep(large);
+  keep(after);
+  std::free(large);
+  const int64_t kept = resident_bytes();
+  EXPECT_TRUE(release_free_heap_memory());
+  const int64_t released = kept - resident_bytes();
+  std::free(after);
+  EXPECT_GT(released, int64_t(kBytes) / 2)
+      << "resident " << kept << " bytes before the release";
 }
 #endif
 
