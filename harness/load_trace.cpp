@@ -70,93 +70,95 @@ LoadTrace::LoadTrace(TraceSpec spec, std::string source)
   };
 
   switch (spec_.kind) {
-  case TraceKind::kSteps: {
-    if (spec_.steps.empty()) fail(src, "steps", "needs at least one step");
-    double t = 0;
-    for (size_t i = 0; i < spec_.steps.size(); ++i) {
-      const TraceStep& s = spec_.steps[i];
-      std::string key = fmt::format("steps[{}]", i);
-      if (!(s.duration_s > 0)) fail(src, key + ".duration_s", "must be > 0");
-      if (!(s.cpu >= 0 && s.cpu <= 1)) fail(src, key + ".cpu", "not in [0, 1]");
-      if (!(s.memory_mb >= 0)) fail(src, key + ".memory_mb", "must be >= 0");
-      add(flat(t, t + s.duration_s, {s.cpu, s.memory_mb}));
-      t += s.duration_s;
-    }
-    duration_s_ = spec_.duration_s > 0 ? spec_.duration_s : t;
-    break;
-  }
-  case TraceKind::kRamp: {
-    const auto& p = spec_.points;
-    if (p.empty()) fail(src, "points", "needs at least one point");
-    for (size_t i = 0; i < p.size(); ++i) {
-      std::string key = fmt::format("points[{}]", i);
-      if (!(p[i].cpu >= 0 && p[i].cpu <= 1))
-        fail(src, key + ".cpu", "not in [0, 1]");
-      if (!(p[i].memory_mb >= 0)) fail(src, key + ".memory_mb", "must be >= 0");
-      if (!(p[i].t_s >= 0)) fail(src, key + ".t_s", "must be >= 0");
-      if (i > 0 && !(p[i].t_s > p[i - 1].t_s)) {
-        fail(src, key + ".t_s",
-             fmt::format("must be > points[{}].t_s ({}), got {}", i - 1,
-                         p[i - 1].t_s, p[i].t_s));
+    case TraceKind::kSteps: {
+      if (spec_.steps.empty()) fail(src, "steps", "needs at least one step");
+      double t = 0;
+      for (size_t i = 0; i < spec_.steps.size(); ++i) {
+        const TraceStep& s = spec_.steps[i];
+        std::string key = fmt::format("steps[{}]", i);
+        if (!(s.duration_s > 0)) fail(src, key + ".duration_s", "must be > 0");
+        if (!(s.cpu >= 0 && s.cpu <= 1))
+          fail(src, key + ".cpu", "not in [0, 1]");
+        if (!(s.memory_mb >= 0)) fail(src, key + ".memory_mb", "must be >= 0");
+        add(flat(t, t + s.duration_s, {s.cpu, s.memory_mb}));
+        t += s.duration_s;
       }
+      duration_s_ = spec_.duration_s > 0 ? spec_.duration_s : t;
+      break;
     }
-    // Before the first point its value holds.
-    add(flat(0, p[0].t_s, {p[0].cpu, p[0].memory_mb}));
-    for (size_t i = 1; i < p.size(); ++i) {
-      add({p[i - 1].t_s,
-           p[i].t_s,
-           {p[i - 1].cpu, p[i - 1].memory_mb},
-           {p[i].cpu, p[i].memory_mb}});
-    }
-    duration_s_ = spec_.duration_s > 0 ? spec_.duration_s : p.back().t_s;
-    break;
-  }
-  case TraceKind::kRandom:
-  case TraceKind::kBursts: {
-    if (!(spec_.duration_s > 0)) {
-      fail(src, "duration_s", "must be > 0 for kind: " + kind);
-    }
-    duration_s_ = spec_.duration_s;
-    const auto seed = static_cast<uint64_t>(spec_.seed);
-    if (spec_.kind == TraceKind::kRandom) {
-      const RandomTraceConfig& r = spec_.random;
-      if (!(r.hold_s > 0)) fail(src, "random.hold_s", "must be > 0");
-      check_range(src, "random.cpu", r.cpu, 0, 1);
-      check_range(src, "random.memory_mb", r.memory_mb, 0, 1e9);
-      core::SplitMix64 rng(core::mix_seed({seed, 0x72616e64}));
-      auto level = [&] {
-        double cpu = draw(rng, r.cpu);
-        return LoadTarget{cpu, draw(rng, r.memory_mb)};
-      };
-      LoadTarget now = level();
-      for (double t = 0; t < duration_s_; t += r.hold_s) {
-        LoadTarget next = level();
-        add(r.smooth ? TraceSegment{t, t + r.hold_s, now, next}
-                     : flat(t, t + r.hold_s, now));
-        now = next;
+    case TraceKind::kRamp: {
+      const auto& p = spec_.points;
+      if (p.empty()) fail(src, "points", "needs at least one point");
+      for (size_t i = 0; i < p.size(); ++i) {
+        std::string key = fmt::format("points[{}]", i);
+        if (!(p[i].cpu >= 0 && p[i].cpu <= 1))
+          fail(src, key + ".cpu", "not in [0, 1]");
+        if (!(p[i].memory_mb >= 0))
+          fail(src, key + ".memory_mb", "must be >= 0");
+        if (!(p[i].t_s >= 0)) fail(src, key + ".t_s", "must be >= 0");
+        if (i > 0 && !(p[i].t_s > p[i - 1].t_s)) {
+          fail(src, key + ".t_s",
+               fmt::format("must be > points[{}].t_s ({}), got {}", i - 1,
+                           p[i - 1].t_s, p[i].t_s));
+        }
       }
-    } else {
-      const BurstTraceConfig& b = spec_.bursts;
-      check_range(src, "bursts.light_s", b.light_s, 1e-3, 1e9);
-      check_range(src, "bursts.heavy_s", b.heavy_s, 1e-3, 1e9);
-      check_range(src, "bursts.light_cpu", b.light_cpu, 0, 1);
-      check_range(src, "bursts.heavy_cpu", b.heavy_cpu, 0, 1);
-      if (!(b.light_memory_mb >= 0))
-        fail(src, "bursts.light_memory_mb", "must be >= 0");
-      if (!(b.heavy_memory_mb >= 0))
-        fail(src, "bursts.heavy_memory_mb", "must be >= 0");
-      core::SplitMix64 rng(core::mix_seed({seed, 0x62757273}));
-      bool heavy = b.start_heavy;
-      for (double t = 0; t < duration_s_; heavy = !heavy) {
-        double length = draw(rng, heavy ? b.heavy_s : b.light_s);
-        double cpu = draw(rng, heavy ? b.heavy_cpu : b.light_cpu);
-        double mb = heavy ? b.heavy_memory_mb : b.light_memory_mb;
-        add(flat(t, t + length, {cpu, mb}));
-        t += length;
+      // Before the first point its value holds.
+      add(flat(0, p[0].t_s, {p[0].cpu, p[0].memory_mb}));
+      for (size_t i = 1; i < p.size(); ++i) {
+        add({p[i - 1].t_s,
+             p[i].t_s,
+             {p[i - 1].cpu, p[i - 1].memory_mb},
+             {p[i].cpu, p[i].memory_mb}});
       }
+      duration_s_ = spec_.duration_s > 0 ? spec_.duration_s : p.back().t_s;
+      break;
     }
-    break;
-  }
+    case TraceKind::kRandom:
+    case TraceKind::kBursts: {
+      if (!(spec_.duration_s > 0)) {
+        fail(src, "duration_s", "must be > 0 for kind: " + kind);
+      }
+      duration_s_ = spec_.duration_s;
+      const auto seed = static_cast<uint64_t>(spec_.seed);
+      if (spec_.kind == TraceKind::kRandom) {
+        const RandomTraceConfig& r = spec_.random;
+        if (!(r.hold_s > 0)) fail(src, "random.hold_s", "must be > 0");
+        check_range(src, "random.cpu", r.cpu, 0, 1);
+        check_range(src, "random.memory_mb", r.memory_mb, 0, 1e9);
+        core::SplitMix64 rng(core::mix_seed({seed, 0x72616e64}));
+        auto level = [&] {
+          double cpu = draw(rng, r.cpu);
+          return LoadTarget{cpu, draw(rng, r.memory_mb)};
+        };
+        LoadTarget now = level();
+        for (double t = 0; t < duration_s_; t += r.hold_s) {
+          LoadTarget next = level();
+          add(r.smooth ? TraceSegment{t, t + r.hold_s, now, next}
+                       : flat(t, t + r.hold_s, now));
+          now = next;
+        }
+      } else {
+        const BurstTraceConfig& b = spec_.bursts;
+        check_range(src, "bursts.light_s", b.light_s, 1e-3, 1e9);
+        check_range(src, "bursts.heavy_s", b.heavy_s, 1e-3, 1e9);
+        check_range(src, "bursts.light_cpu", b.light_cpu, 0, 1);
+        check_range(src, "bursts.heavy_cpu", b.heavy_cpu, 0, 1);
+        if (!(b.light_memory_mb >= 0))
+          fail(src, "bursts.light_memory_mb", "must be >= 0");
+        if (!(b.heavy_memory_mb >= 0))
+          fail(src, "bursts.heavy_memory_mb", "must be >= 0");
+        core::SplitMix64 rng(core::mix_seed({seed, 0x62757273}));
+        bool heavy = b.start_heavy;
+        for (double t = 0; t < duration_s_; heavy = !heavy) {
+          double length = draw(rng, heavy ? b.heavy_s : b.light_s);
+          double cpu = draw(rng, heavy ? b.heavy_cpu : b.light_cpu);
+          double mb = heavy ? b.heavy_memory_mb : b.light_memory_mb;
+          add(flat(t, t + length, {cpu, mb}));
+          t += length;
+        }
+      }
+      break;
+    }
   }
   if (!(duration_s_ > 0)) {
     fail(src, "duration_s", "the trace has no length (all times are 0)");
@@ -177,10 +179,9 @@ LoadTrace from_tree(const config::Node& tree, const std::string& source) {
     if (n == nullptr) continue;
     std::string owner = std::string(section) == "points" ? "ramp" : section;
     if (owner != config::spelling(spec.kind)) {
-      config::Reader::fail_at(
-          *n, section,
-          fmt::format("only for kind: {} (kind is {})", owner,
-                      config::spelling(spec.kind)));
+      config::Reader::fail_at(*n, section,
+                              fmt::format("only for kind: {} (kind is {})",
+                                          owner, config::spelling(spec.kind)));
     }
   }
   return LoadTrace(std::move(spec), source);

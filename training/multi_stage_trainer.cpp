@@ -192,9 +192,10 @@ class Run {
       return path;
     }
     if (last_problem != "missing") {
-      throw DataError(last_checkpoint_ +
-                      ": unusable and no intact stage checkpoint beside it; "
-                      "not starting over on top of it: train into another --run");
+      throw DataError(
+          last_checkpoint_ +
+          ": unusable and no intact stage checkpoint beside it; "
+          "not starting over on top of it: train into another --run");
     }
     const fs::path csv = fs::path(options_.run_dir) / "metrics.csv";
     const std::string text =
@@ -680,15 +681,14 @@ class Run {
     stage_report.epochs = state_.epoch;  // done before a resume
     stage_clock_.restart();
     // The mode only says how the prefix trains: stage 1 has none.
-    log.info("stage {}/{}: training {} ({}up to {} epochs{}{}{})", stage + 1,
-             stages_, fmt::join(heads, ", "),
-             stage > 0 ? config::spelling(cfg_.mode) + " mode, " : std::string(),
-             plan.epochs,
-             target > 0 ? ", target " + percent(target) : "",
-             distilling() ? ", distilled from the stage-0 trunk" : "",
-             matching > 0
-                 ? fmt::format(", feature matching weight {}", matching)
-                 : std::string());
+    log.info(
+        "stage {}/{}: training {} ({}up to {} epochs{}{}{})", stage + 1,
+        stages_, fmt::join(heads, ", "),
+        stage > 0 ? config::spelling(cfg_.mode) + " mode, " : std::string(),
+        plan.epochs, target > 0 ? ", target " + percent(target) : "",
+        distilling() ? ", distilled from the stage-0 trunk" : "",
+        matching > 0 ? fmt::format(", feature matching weight {}", matching)
+                     : std::string());
     // A resumed stage may already have met its target before the restart.
     bool reached = target > 0 && state_.epoch > 0 &&
                    *std::max_element(state_.validation_top1.begin(),

@@ -84,15 +84,16 @@ void run_bench_train(const BenchTrainOptions& opt) {
   const double rate = opt.batch / (stats.median_ms / 1e3);
   auto heads = trainee->heads(stage, trunk);
   if (opt.common.json) {
-    nlohmann::json out = {{"model", spec.name},
-                          {"stage", stage + 1},
-                          {"mode", spec.elastic() ? config::spelling(config.train.mode) : "-"},
-                          {"heads", heads},
-                          {"batch", opt.batch},
-                          {"steps", opt.steps},
-                          {"step_ms_median", stats.median_ms},
-                          {"step_ms_p90", stats.p90_ms},
-                          {"images_per_second", rate}};
+    nlohmann::json out = {
+        {"model", spec.name},
+        {"stage", stage + 1},
+        {"mode", spec.elastic() ? config::spelling(config.train.mode) : "-"},
+        {"heads", heads},
+        {"batch", opt.batch},
+        {"steps", opt.steps},
+        {"step_ms_median", stats.median_ms},
+        {"step_ms_p90", stats.p90_ms},
+        {"images_per_second", rate}};
     fmt::print("{}\n", out.dump());
     return;
   }
@@ -100,8 +101,8 @@ void run_bench_train(const BenchTrainOptions& opt) {
       "{} stage {}/{} ({} heads{}), batch {}: {:.1f} ms/step median "
       "(p90 {:.1f}), {:.1f} images/s\n",
       spec.name, stage + 1, stages, heads.size(),
-      spec.elastic() ? ", " + config::spelling(config.train.mode) : "", opt.batch,
-      stats.median_ms, stats.p90_ms, rate);
+      spec.elastic() ? ", " + config::spelling(config.train.mode) : "",
+      opt.batch, stats.median_ms, stats.p90_ms, rate);
 }
 
 }  // namespace

@@ -59,8 +59,8 @@ constexpr std::array<std::pair<DemoPhases, const char*>, 3> spellings(
 struct DemoConfig {
   /// Background load trace (configs/traces/*.yaml); "" = idle.
   std::string trace;
-  double duration_s = 60;     ///< seconds per phase
-  double warmup_s = 2;        ///< seconds of untimed warm-up before each phase
+  double duration_s = 60;  ///< seconds per phase
+  double warmup_s = 2;     ///< seconds of untimed warm-up before each phase
   DemoPhases mode = DemoPhases::kBoth;
   /// The static baseline; "" = the trunk at the deepest trained exit.
   std::string static_variant;

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/memory_usage.h"
@@ -14,7 +14,9 @@ namespace {
 
 // Keeps the compiler from dropping a malloc/memset/free whose memory is
 // never read.
-void keep(void* p) { asm volatile("" : : "r"(p) : "memory"); }
+void keep(void* p) {
+  asm volatile("" : : "r"(p) : "memory");
+}
 
 long minor_faults() {
   rusage usage{};

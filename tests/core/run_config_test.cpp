@@ -227,13 +227,13 @@ TEST(RunConfig, TrainingChoicesAreEnumsSpeltAsInConfigs) {
   EXPECT_THROW_WITH(load_run_config(std::nullopt, {"train.mode=thaw"}),
                     ConfigError,
                     "train.mode: expected one of freeze|finetune, got 'thaw'");
+  EXPECT_THROW_WITH(load_run_config(std::nullopt, {"train.trunk_rule=best"}),
+                    ConfigError,
+                    "train.trunk_rule: expected one of "
+                    "backbone|best_accuracy|best_accuracy_per_mac, got 'best'");
   EXPECT_THROW_WITH(
-      load_run_config(std::nullopt, {"train.trunk_rule=best"}), ConfigError,
-      "train.trunk_rule: expected one of "
-      "backbone|best_accuracy|best_accuracy_per_mac, got 'best'");
-  EXPECT_THROW_WITH(
-      load_run_config(std::nullopt, {"train.optimizer.type=lamb"}),
-      ConfigError, "train.optimizer.type: expected one of sgd|adamw, got 'lamb'");
+      load_run_config(std::nullopt, {"train.optimizer.type=lamb"}), ConfigError,
+      "train.optimizer.type: expected one of sgd|adamw, got 'lamb'");
   EXPECT_THROW_WITH(
       load_run_config(std::nullopt, {"train.schedule.type=linear"}),
       ConfigError,
