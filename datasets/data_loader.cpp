@@ -94,10 +94,14 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t batch,
   Batch out;
   out.epoch = epoch;
   out.index = batch;
-  out.images = torch::empty(
-      {n, c, h, w},
-      torch::TensorOptions().dtype(torch::kFloat32).memory_format(memory));
-  out.labels = torch::empty({n}, torch::kInt64);
+  // Page-locked for a CUDA device: on_device()'s copy is then asynchronous.
+  const bool pinned = device_.is_cuda();
+  out.images = torch::empty({n, c, h, w}, torch::TensorOptions()
+                                              .dtype(torch::kFloat32)
+                                              .memory_format(memory)
+                                              .pinned_memory(pinned));
+  out.labels = torch::empty(
+      {n}, torch::TensorOptions().dtype(torch::kInt64).pinned_memory(pinned));
   float* images = out.images.data_ptr<float>();
   int64_t* labels = out.labels.data_ptr<int64_t>();
   auto strides = out.images.strides();
@@ -184,7 +188,7 @@ std::optional<Batch> DataLoader::next() {
   }
   if (next_batch_ >= batches_per_epoch()) return std::nullopt;
   if (options_.prefetch == 0) {
-    return make_batch(epoch_, next_batch_++, order_);
+    return on_device(make_batch(epoch_, next_batch_++, order_));
   }
   std::unique_lock<std::mutex> lock(mutex_);
   cv_.wait(lock, [&] { return !ready_.empty() || producer_done_; });
@@ -197,6 +201,20 @@ std::optional<Batch> DataLoader::next() {
   ++next_batch_;
   lock.unlock();
   cv_.notify_all();
+  return on_device(std::move(batch));
+}
+
+void DataLoader::set_device(c10::Device device) {
+  if (started_) {
+    throw InternalError("data loader: set_device() after start_epoch()");
+  }
+  device_ = device;
+}
+
+Batch DataLoader::on_device(Batch batch) const {
+  if (device_.is_cpu()) return batch;
+  batch.images = batch.images.to(device_, /*non_blocking=*/true);
+  batch.labels = batch.labels.to(device_, /*non_blocking=*/true);
   return batch;
 }
 

@@ -1,9 +1,11 @@
 #pragma once
 /// Batches for training and evaluation: per-epoch seeded shuffling,
 /// samples transformed in parallel with TBB, batches prepared ahead on a
-/// background thread, each a ready float tensor (NCHW, or channels-last).
+/// background thread, each a ready float tensor (NCHW, or channels-last)
+/// on the device the run computes on.
 
 #include <ATen/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <condition_variable>
 #include <cstdint>
@@ -67,9 +69,15 @@ class DataLoader {
   /// yields the same batches as an uninterrupted one.
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
 
-  /// The next batch of the current epoch, or nullopt at its end. Rethrows an
-  /// error raised while preparing a batch.
+  /// The next batch of the current epoch, or nullopt at its end, on
+  /// device(). Rethrows an error raised while preparing a batch.
   std::optional<Batch> next();
+
+  /// Where next() delivers batches (the CPU unless set). For a CUDA device
+  /// the batches are prepared in page-locked memory, so the copy to the
+  /// GPU is asynchronous and overlaps the step that runs on it.
+  void set_device(c10::Device device);
+  c10::Device device() const { return device_; }
 
   /// The sample order of `epoch` (dataset indices) of this loader's shard,
   /// as start_epoch uses it.
@@ -78,6 +86,7 @@ class DataLoader {
  private:
   Batch make_batch(int64_t epoch, int64_t batch,
                    const std::vector<int64_t>& order) const;
+  Batch on_device(Batch batch) const;
   void stop_producer();
 
   const ImageDataset& data_;
@@ -88,6 +97,7 @@ class DataLoader {
   int64_t shard_rank_ = 0;
   int64_t shard_count_ = 1;
   bool shard_even_ = true;
+  c10::Device device_{c10::kCPU};
 
   // Current epoch.
   bool started_ = false;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/compute_device.h"
 #include "core/error.h"
 #include "core/logging.h"
 #include "datasets/channel_stats.h"
@@ -136,6 +137,10 @@ std::unique_ptr<DataPipeline> make_pipeline(const core::RunConfig& config) {
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
   p->test = std::make_unique<DataLoader>(p->splits.test, std::move(all),
                                          transform(false), eval, seed);
+  const c10::Device device = core::compute_device(config.device);
+  for (DataLoader* loader :
+       {p->train.get(), p->validation.get(), p->test.get()})
+    loader->set_device(device);
   return p;
 }
 

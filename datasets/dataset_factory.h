@@ -1,7 +1,8 @@
 #pragma once
 /// Builds a run's data from its config: reads the dataset named by
 /// `dataset.format`, carves the validation split, settles normalisation and
-/// makes the train, validation and test loaders.
+/// makes the train, validation and test loaders, which deliver their
+/// batches on the run's device (`device`).
 
 #include <memory>
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/compute_device.h"
 #include "core/error.h"
 #include "core/logging.h"
 #include "core/order_statistics.h"
@@ -331,6 +332,15 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
         as_graph(*float_form, float_layout.mkldnn_in),
         [&] { to_layout(forward(to_layout(x, false)), out_mkldnn); }};
     if (int8_form) forms.push_back(as_graph(*int8_form, false));
+    if (!device_.is_cpu()) {
+      // A GPU call returns before its kernels run: time to their end.
+      for (auto& f : forms) {
+        f = [f, device = device_] {
+          f();
+          core::synchronize(device);
+        };
+      }
+    }
     core::Stopwatch clock;
     const auto by_threads =
         paired_rounds_by_threads(forms, thread_counts_, options.timing_repeats);
@@ -418,7 +428,14 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
         fmt::format("fuse_after must be ≥ 0, got {}", options.fuse_after));
   }
   set_early_exit_threshold(options.early_exit_threshold);
+  if (!net->parameters().empty()) device_ = net->parameters().front().device();
   const bool int8 = options.precision == Precision::kInt8;
+  if (int8 && !device_.is_cpu()) {
+    throw UsageError(
+        fmt::format("int8 precision runs on the CPU only (LibTorch's dynamic "
+                    "quantization), not on the net's device {}",
+                    device_.str()));
+  }
   if (int8 && options.mode == BlockMode::kEager) {
     throw UsageError(
         "int8 precision needs the fastest or optimized block mode, not eager");
@@ -434,14 +451,15 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
     index_of_key_.emplace(space_.pack(variants_[i]), i);
   }
   thread_counts_ = {std::max(1, at::get_num_threads())};
-  if (options.choose_threads && options.mode == BlockMode::kFastest) {
+  // Intra-op threads are the CPU's; on a GPU the choice means nothing.
+  if (options.choose_threads && options.mode == BlockMode::kFastest &&
+      device_.is_cpu()) {
     for (int t = thread_counts_.front() / 2; t >= 1; t /= 2) {
       thread_counts_.push_back(t);
     }
   }
   net->eval();
   for (auto& p : net->parameters()) p.set_requires_grad(false);
-  if (!net->parameters().empty()) device_ = net->parameters().front().device();
 
   // The blocks in the order prepare() sees them: the cache lists them so.
   std::vector<std::string> names = {"stem"};
@@ -872,6 +890,7 @@ InferenceResult AdaptiveEngine::infer(const torch::Tensor& batch,
     if (const Fused* f = fused_[index].load(std::memory_order_acquire)) {
       result.logits = f->run(batch.to(device_));
       result.exits.assign(size_t(result.logits.size(0)), variant.exit);
+      core::synchronize(device_);  // the latency covers the GPU's work
       result.latency_ms = clock.milliseconds();
       return result;
     }
@@ -913,6 +932,7 @@ InferenceResult AdaptiveEngine::infer(const torch::Tensor& batch,
         0, alive, to_layout(exits_[size_t(variant.exit)].run(x), false));
   }
   result.exit = *std::max_element(result.exits.begin(), result.exits.end());
+  core::synchronize(device_);
   result.latency_ms = clock.milliseconds();
   return result;
 }

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/compute_device.h"
 #include "core/config/node.h"
 #include "core/config/schema.h"
 #include "core/error.h"
@@ -117,6 +118,7 @@ AdaptiveRuntime AdaptiveRuntime::open(LoadedBundle bundle,
   auto impl = std::make_unique<Impl>();
   impl->bundle = std::move(bundle);
   impl->options = std::move(options);
+  impl->bundle.net->to(core::compute_device(impl->options.device));
   const LoadedBundle& b = impl->bundle;
   const RuntimeOptions& o = impl->options;
   EngineOptions engine_options = o.engine;
@@ -148,6 +150,11 @@ AdaptiveRuntime AdaptiveRuntime::open(LoadedBundle bundle,
 InferenceResult AdaptiveRuntime::infer(const torch::Tensor& images) {
   const torch::Tensor batch = images.dim() == 3 ? images.unsqueeze(0) : images;
   InferenceResult r = impl_->engine->infer(batch);
+  // Logits come back where the images came from (the engine's device may
+  // be a GPU).
+  if (r.logits.device() != images.device()) {
+    r.logits = r.logits.to(images.device());
+  }
   impl_->inferences.fetch_add(1, std::memory_order_relaxed);
   if (impl_->controller && impl_->adapting) impl_->controller->observe(r);
   return r;

@@ -64,6 +64,10 @@ struct RuntimeOptions {
   double min_accuracy = 0;
   /// Device rows of the bundle's tables; "" = the measured device.
   std::string tables_device;
+  /// Where the net runs: cpu, cuda, or auto (cuda where LibTorch sees a
+  /// GPU). The CPU by default: the engine's block forms, int8 and thread
+  /// choice are tuned for it, and a bundle's tables are measured there.
+  std::string device = "cpu";
   /// Whether open() starts the loop (start(true)).
   bool autostart = true;
   /// How the engine is built (block forms, precision, calibration images,
@@ -92,6 +96,8 @@ struct RuntimeOptions {
     v("min_accuracy", min_accuracy, check::in_range(0.0, 1.0),
       "validation top-1 floor");
     v("tables_device", tables_device, "\"\" = the measured device");
+    v("device", device, check::one_of({"auto", "cpu", "cuda"}),
+      "where the net runs");
   }
 };
 
@@ -139,7 +145,8 @@ class AdaptiveRuntime {
   ~AdaptiveRuntime();
 
   /// Classifies a normalised C×H×W image or N×C×H×W batch with the running
-  /// variant and feeds the latency back to the loop (when it adapts).
+  /// variant and feeds the latency back to the loop (when it adapts). The
+  /// logits come back on the images' device.
   InferenceResult infer(const torch::Tensor& images);
   /// Runs engine variant `variant` whatever the loop chose, feeding nothing
   /// back (a static baseline).

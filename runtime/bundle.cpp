@@ -367,7 +367,7 @@ LoadedBundle load_bundle(const std::string& dir) {
     // Bounds what LibTorch's unpickler allocates (operators/archive_check.h).
     operators::check_archive_pickles(weights, weights_source);
     std::istringstream in(weights);
-    archive.load_from(in);
+    archive.load_from(in, torch::kCPU);  // a bundle opens on the CPU
   } catch (const std::exception&) {
     // A damaged pickle fails as c10::Error, and also as std::out_of_range
     // and the like from inside the unpickler.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/compute_device.h"
 #include "core/cpu_load.h"
 #include "core/error.h"
 #include "core/logging.h"
@@ -26,8 +27,13 @@ VariantLatencies measure_variant_latencies(
   torch::NoGradGuard no_grad;
   const bool training = net->is_training();
   net->eval();
+  // Measured where the net lives (the run's device).
+  const c10::Device device = net->parameters().empty()
+                                 ? c10::Device(c10::kCPU)
+                                 : net->parameters().front().device();
   torch::Tensor x =
-      torch::randn({batch, spec.in_channels, spec.resolution, spec.resolution});
+      torch::randn({batch, spec.in_channels, spec.resolution, spec.resolution})
+          .to(device);
   const size_t n = variants.size();
   std::vector<std::vector<double>> samples(n);
   core::Stopwatch total;
@@ -40,6 +46,7 @@ VariantLatencies measure_variant_latencies(
       const size_t i = (start + k) % n;
       core::Stopwatch watch;
       net->forward(x, variants[i]);
+      core::synchronize(device);
       if (pass >= 0) samples[i].push_back(watch.milliseconds());
     }
     if (pass >= 0 && (pass + 1) % 5 == 0)

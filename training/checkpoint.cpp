@@ -118,7 +118,8 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
 }
 
 CheckpointReader::CheckpointReader(const std::string& path,
-                                   const std::string& fingerprint)
+                                   const std::string& fingerprint,
+                                   c10::Device device)
     : path_(path) {
   const std::string bytes = core::read_file(path);
   std::string_view payload = bytes;
@@ -146,7 +147,7 @@ CheckpointReader::CheckpointReader(const std::string& path,
   }
   try {
     std::istringstream in{std::string(payload)};
-    archive_.load_from(in);
+    archive_.load_from(in, device);
   } catch (const std::exception&) {
     // Damaged pickles surface as c10::Error but also as std::out_of_range
     // and friends from deep inside the unpickler.
@@ -319,6 +320,7 @@ void CheckpointReader::restore_rng() {
   torch::Tensor state;
   try {
     archive_.read("rng", state, /*is_buffer=*/true);
+    state = state.cpu();  // read onto the run's device with the rest
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(state);

@@ -66,9 +66,12 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
 /// fingerprint before anything is restored. Every failure is a DataError
 /// naming the file, including a checkpoint from before checksums (a bare
 /// archive), which cannot be verified and so is never handed to LibTorch.
+/// Weights and optimizer state are read onto `device`, wherever they were
+/// written, so a checkpoint moves between CPU and GPU machines.
 class CheckpointReader {
  public:
-  CheckpointReader(const std::string& path, const std::string& fingerprint);
+  CheckpointReader(const std::string& path, const std::string& fingerprint,
+                   c10::Device device = c10::kCPU);
 
   const TrainingState& state() const { return state_; }
   bool has_optimizer() const { return has_optimizer_; }

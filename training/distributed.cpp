@@ -367,7 +367,8 @@ std::unique_ptr<Communicator> Communicator::connect(
   if (config.backend == "nccl" && !cuda) {
     throw ConfigError(
         "distributed.backend: nccl: NCCL reduces CUDA tensors and this "
-        "training keeps its tensors on the CPU; use gloo or auto");
+        "run trains on the CPU (device: cpu, or no GPU for auto); use gloo "
+        "or auto");
   }
   impl->backend = config.backend == "auto"
                       ? (cuda && kHaveNccl ? "nccl" : "gloo")

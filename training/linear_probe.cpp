@@ -76,13 +76,15 @@ std::vector<ProbeResult> run_linear_probes(operators::ElasticNet& net,
     xtr = (xtr - mean) / std;
     xte = (xte - mean) / std;
     torch::nn::Linear probe(xtr.size(1), classes);
+    probe->to(xtr.device());  // where the features were computed
     torch::optim::Adam opt(probe->parameters(),
                            torch::optim::AdamOptions(options.lr)
                                .weight_decay(options.weight_decay));
     const int64_t n = xtr.size(0);
     torch::Generator gen = at::detail::createCPUGenerator(uint64_t(d) + 1);
     for (int epoch = 0; epoch < options.epochs; ++epoch) {
-      auto order = torch::randperm(n, gen, torch::kLong);
+      // Drawn on the CPU (the generator's device), used on the features'.
+      auto order = torch::randperm(n, gen, torch::kLong).to(xtr.device());
       for (int64_t i = 0; i < n; i += options.batch_size) {
         auto idx =
             order.narrow(0, i, std::min<int64_t>(options.batch_size, n - i));

@@ -100,8 +100,13 @@ class Run {
       shard_data();
       from = shared_file(from);
     }
+    // The model trains where the loaders deliver the batches (the run's
+    // `device`, datasets::make_pipeline), before any weights are read,
+    // so the checkpoint's tensors are read straight onto it.
+    device_ = data_.train->device();
+    trainee_.module().to(device_);
     if (!from.empty()) {
-      reader_.emplace(from, options_.fingerprint);
+      reader_.emplace(from, options_.fingerprint, device_);
       drop_shared_copy(from);
       state_ = reader_->state();
       reader_->restore_model(trainee_.module());
@@ -224,7 +229,7 @@ class Run {
     }
     std::string path = persist_ ? stage0_checkpoint() : "";
     if (comm_) path = shared_file(path);
-    CheckpointReader reader(path, options_.fingerprint);
+    CheckpointReader reader(path, options_.fingerprint, device_);
     drop_shared_copy(path);
     reader.restore_model(*trainee_.teacher());
   }
@@ -852,6 +857,7 @@ class Run {
   TrainingState state_;
   TrainingReport report_;
   std::optional<CheckpointReader> reader_;
+  c10::Device device_{c10::kCPU};  ///< where the model and batches live
   std::unique_ptr<MetricsLog> metrics_;
   std::optional<std::vector<Accuracy>> final_validation_;
   bool has_validation_ = false;

@@ -111,7 +111,8 @@ std::vector<EarlyExitPoint> early_exit_curve(
     EarlyExitPoint point;
     point.threshold = t;
     point.exit_share.assign(exits, 0.0);
-    auto undecided = torch::ones({n}, torch::kBool);
+    auto undecided =
+        torch::ones({n}, outputs.labels.options().dtype(torch::kBool));
     double hits = 0.0, macs = 0.0;
     for (size_t e = 0; e < exits; ++e) {
       auto leave = e + 1 == exits ? undecided

@@ -8,6 +8,7 @@
 
 #include "apps/adascale/command.h"
 #include "apps/adascale/run_loading.h"
+#include "core/compute_device.h"
 #include "core/config/schema.h"
 #include "core/error.h"
 #include "core/model_spec.h"
@@ -51,6 +52,9 @@ void run_bench_train(const BenchTrainOptions& opt) {
     trainee = training::make_model_trainee(operators::zoo::make_zoo_model(spec),
                                            spec.name);
   }
+  // Steps run on the config's device, as training does.
+  const c10::Device device = core::compute_device(config.device);
+  trainee->module().to(device);
   const int stages = trainee->num_stages();
   if (opt.stage < 0 || opt.stage > stages) {
     throw UsageError(fmt::format("--stage {}: the model has {} stage(s)",
@@ -64,8 +68,9 @@ void run_bench_train(const BenchTrainOptions& opt) {
   optimizer.set_lr(config.train.optimizer.lr);
   trainee->set_mode(stage, trunk, /*training=*/true);
   auto x = torch::randn(
-      {opt.batch, spec.in_channels, spec.resolution, spec.resolution});
-  auto y = torch::randint(spec.classes, {opt.batch}, torch::kLong);
+               {opt.batch, spec.in_channels, spec.resolution, spec.resolution})
+               .to(device);
+  auto y = torch::randint(spec.classes, {opt.batch}, torch::kLong).to(device);
   std::vector<double> ms;
   for (int i = 0; i < opt.warmup + opt.steps; ++i) {
     core::Stopwatch clock;
@@ -78,6 +83,7 @@ void run_bench_train(const BenchTrainOptions& opt) {
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
+    core::synchronize(device);
     if (i >= opt.warmup) ms.push_back(clock.milliseconds());
   }
   core::LatencyStats stats = core::summarize(ms);

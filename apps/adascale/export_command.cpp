@@ -95,6 +95,9 @@ LoadedRun load_elastic_run(const ExportOptions& opt) {
         "export: {} trains the zoo model '{}'; export takes an elastic net",
         opt.run, run.spec.name));
   }
+  // Bundles and TorchScript files hold CPU tensors, loadable on any
+  // machine; the run may have been loaded onto a GPU.
+  run.net->to(torch::kCPU);
   return run;
 }
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/compute_device.h"
 #include "core/error.h"
 #include "operators/zoo/zoo_factory.h"
 #include "training/checkpoint.h"
@@ -40,17 +41,22 @@ LoadedRun load_run(const std::string& dir,
   if (!fs::exists(checkpoint)) {
     throw IoError(checkpoint + ": no checkpoint; train the run first");
   }
-  training::CheckpointReader reader(checkpoint,
-                                    core::model_spec_yaml(run.spec));
+  // The model goes to the run's device before its weights are read onto
+  // it, as in training.
+  const c10::Device device = core::compute_device(run.config.device);
+  training::CheckpointReader reader(checkpoint, core::model_spec_yaml(run.spec),
+                                    device);
+  std::shared_ptr<torch::nn::Module> model;
   if (run.spec.elastic()) {
     run.net = operators::ElasticNet(run.spec);
-    reader.restore_model(*run.net);
-    run.net->eval();
+    model = run.net.ptr();
   } else {
     run.model = operators::zoo::make_zoo_model(run.spec);
-    reader.restore_model(*run.model.ptr());
-    run.model.ptr()->eval();
+    model = run.model.ptr();
   }
+  model->to(device);
+  reader.restore_model(*model);
+  model->eval();
   run.trunk = reader.state().trunk;
   run.finished = reader.state().finished;
   if (run.trunk.empty()) {

@@ -29,8 +29,9 @@ struct LoadedRun {
 core::ModelSpec model_of(const core::RunConfig& config,
                          const std::string& source);
 
-/// Loads `dir`/config.yaml (with `sets` applied: threads, log level) and
-/// `dir`/checkpoints/last.pt. Throws IoError / DataError naming the file.
+/// Loads `dir`/config.yaml (with `sets` applied: threads, log level,
+/// device) and `dir`/checkpoints/last.pt, with the model on the config's
+/// device. Throws IoError / DataError naming the file.
 LoadedRun load_run(const std::string& dir,
                    const std::vector<std::string>& sets);
 

@@ -2,6 +2,7 @@
 // training for a zoo model, from a run config; resumable, Ctrl-C safe.
 
 #include <fmt/format.h>
+#include <torch/cuda.h>
 
 #include <exception>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "apps/adascale/command.h"
 #include "apps/adascale/run_loading.h"
 #include "core/atomic_file.h"
+#include "core/compute_device.h"
 #include "core/error.h"
 #include "core/execution.h"
 #include "core/interrupt.h"
@@ -93,9 +95,10 @@ std::unique_ptr<training::Communicator> join_group(
         std::to_string(std::max(1, hardware / launch.local_world_size)),
         config.device, uint64_t(config.seed));
   }
-  // The trainer keeps its tensors on the CPU.
-  return training::Communicator::connect(launch, config.distributed,
-                                         /*cuda=*/false);
+  // Gradients are reduced where the model trains (the run's device).
+  return training::Communicator::connect(
+      launch, config.distributed,
+      /*cuda=*/core::compute_device(config.device).is_cuda());
 }
 
 void run_train(const TrainOptions& opt) {
@@ -139,6 +142,15 @@ void run_train(const TrainOptions& opt) {
     // check.
     if (root) lock.emplace(core::PathLock::acquire(dir, "train"));
     data = datasets::make_pipeline(config);
+    if (comm && data->train->device().is_cuda()) {
+      // One GPU per rank of a node, as torchrun's LOCAL_RANK assigns them.
+      const c10::Device gpu(c10::kCUDA,
+                            c10::DeviceIndex(launch->local_rank %
+                                             int(torch::cuda::device_count())));
+      for (auto* loader :
+           {data->train.get(), data->validation.get(), data->test.get()})
+        loader->set_device(gpu);
+    }
     check_compatible(spec, config, *data);
     if (root) run.emplace(core::RunDirectory::open(dir, config, opt.resume));
     options.train = config.train;

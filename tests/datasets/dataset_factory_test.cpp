@@ -1,6 +1,7 @@
 #include "datasets/dataset_factory.h"
 
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include "core/error.h"
 #include "datasets/dataset_summary.h"
@@ -29,6 +30,28 @@ TEST(DatasetFactory, SyntheticPipelineHasThreeLoaders) {
   EXPECT_EQ(p->validation->batches_per_epoch(), 2);  // keeps the rest
   ASSERT_EQ(p->normalization.mean.size(), 3u);       // computed from train
   EXPECT_GT(p->normalization.std[0], 0.0);
+}
+
+// The loaders deliver batches on the run's device, the one the model is
+// moved to. Only the CPU runs here; the meta device, which every build
+// has, stands in for a GPU to show the batches move.
+TEST(DatasetFactory, LoadersDeliverBatchesOnTheRunsDevice) {
+  auto p = make_pipeline(synthetic_run({"device=cpu"}));
+  for (DataLoader* loader :
+       {p->train.get(), p->validation.get(), p->test.get()})
+    EXPECT_TRUE(loader->device().is_cpu());
+  p->test->set_device(c10::kMeta);
+  p->test->start_epoch(0);
+  auto batch = p->test->next();
+  ASSERT_TRUE(batch);
+  EXPECT_TRUE(batch->images.device().is_meta());
+  EXPECT_TRUE(batch->labels.device().is_meta());
+  EXPECT_EQ(batch->images.sizes(), (std::vector<int64_t>{16, 3, 8, 8}));
+  EXPECT_THROW_WITH(p->test->set_device(torch::kCPU), InternalError,
+                    "set_device() after start_epoch()");
+  if (torch::cuda::is_available()) GTEST_SKIP() << "a CUDA device is present";
+  EXPECT_THROW_WITH(make_pipeline(synthetic_run({"device=cuda"})), ConfigError,
+                    "device: 'cuda' requested but this LibTorch sees no CUDA");
 }
 
 TEST(DatasetFactory, ConfiguredNormalisationIsUsed) {

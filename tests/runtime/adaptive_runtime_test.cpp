@@ -1,6 +1,7 @@
 #include "runtime/adaptive_runtime.h"
 
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include <atomic>
 #include <chrono>
@@ -203,6 +204,21 @@ TEST_F(AdaptiveRuntimeTest, BadOptionsAndFilesNameTheCause) {
       "none.adascale");
 }
 
+// The net goes to the configured device before the engine is built; the
+// logits come back where the images came from. Only the CPU runs here; a
+// GPU that is not there is refused by name.
+TEST_F(AdaptiveRuntimeTest, RunsOnTheConfiguredDevice) {
+  RuntimeOptions o = options();
+  o.device = "cpu";
+  AdaptiveRuntime rt = AdaptiveRuntime::open(bundle_, o);
+  EXPECT_TRUE(rt.engine().device().is_cpu());
+  EXPECT_TRUE(rt.infer(torch::rand({2, 3, 16, 16})).logits.device().is_cpu());
+  if (torch::cuda::is_available()) GTEST_SKIP() << "a CUDA device is present";
+  o.device = "cuda";
+  EXPECT_THROW_WITH(AdaptiveRuntime::open(bundle_, o), ConfigError,
+                    "device: 'cuda' requested");
+}
+
 TEST_F(AdaptiveRuntimeTest, OptionsReadFromYaml) {
   const std::string path = dir_.write("runtime.yaml", R"(
 policy: {budget_ms: 12, hysteresis: 4}
@@ -211,6 +227,7 @@ monitor: {period_ms: 50}
 threads: {enabled: false}
 intra_op_threads: 2
 min_accuracy: 0.4
+device: auto
 )");
   RuntimeOptions o = read_runtime_options(path);
   EXPECT_DOUBLE_EQ(o.policy.budget_ms, 12);
@@ -221,6 +238,7 @@ min_accuracy: 0.4
   EXPECT_FALSE(o.governor.enabled);
   EXPECT_EQ(o.intra_op_threads, 2);
   EXPECT_DOUBLE_EQ(o.min_accuracy, 0.4);
+  EXPECT_EQ(o.device, "auto");
 
   EXPECT_THROW_WITH(
       read_runtime_options(dir_.write("bad.yaml", "forecast: {model: mean}\n")),
@@ -228,6 +246,9 @@ min_accuracy: 0.4
   EXPECT_THROW_WITH(
       read_runtime_options(dir_.write("typo.yaml", "polcy: {budget_ms: 1}\n")),
       ConfigError, "polcy");
+  EXPECT_THROW_WITH(
+      read_runtime_options(dir_.write("gpu.yaml", "device: gpu\n")),
+      ConfigError, "device");
 }
 
 }  // namespace

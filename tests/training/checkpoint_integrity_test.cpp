@@ -34,6 +34,41 @@ std::string write_checkpoint(const std::string& path, int epoch) {
   return core::read_file(path);
 }
 
+// Weights are read onto the device the reader is given, whatever device
+// wrote them, so a run moves between CPU and GPU machines; the meta device
+// stands in for a GPU here.
+TEST(CheckpointIntegrity, WeightsAreReadOntoTheGivenDevice) {
+  TempDir dir;
+  const std::string path = dir.file("c.pt");
+  write_checkpoint(path, 1);
+  torch::manual_seed(1);
+  torch::nn::Linear written(16, 8);
+
+  torch::nn::Linear on_cpu(16, 8);
+  CheckpointReader(path, "spec").restore_model(*on_cpu);
+  EXPECT_TRUE(on_cpu->weight.device().is_cpu());
+  EXPECT_TRUE(torch::equal(on_cpu->weight, written->weight));
+
+  // LibTorch 1.13 cannot move a module to the meta device (set_data
+  // refuses), so this one holds meta parameters from the start, named as
+  // the Linear's.
+  struct MetaLinear : torch::nn::Module {
+    MetaLinear() {
+      const auto meta = torch::TensorOptions().device(c10::kMeta);
+      weight = register_parameter("weight", torch::empty({8, 16}, meta));
+      bias = register_parameter("bias", torch::empty({8}, meta));
+    }
+    torch::Tensor weight, bias;
+  } elsewhere;
+  CheckpointReader(path, "spec", c10::kMeta).restore_model(elsewhere);
+  EXPECT_TRUE(elsewhere.weight.device().is_meta());
+  EXPECT_EQ(elsewhere.weight.sizes(), written->weight.sizes());
+  // Read onto the CPU, a meta module cannot take them: the device given is
+  // the one the tensors arrive on.
+  EXPECT_THROW(CheckpointReader(path, "spec").restore_model(elsewhere),
+               DataError);
+}
+
 TEST(CheckpointIntegrity, AFlippedByteAnywhereIsRefusedByName) {
   TempDir dir;
   const std::string path = dir.file("last.pt");
