@@ -1,6 +1,6 @@
-// The dataset readers under fuzz: CIFAR, IDX and Tiny ImageNet. A dataset
-// they return must be consistent; one that is not is reported as an
-// InternalError, i.e. a finding.
+// The dataset readers under fuzz: CIFAR, IDX, Tiny ImageNet and image
+// folders. A dataset they return must be consistent; one that is not is
+// reported as an InternalError, i.e. a finding.
 
 #include <algorithm>
 #include <cctype>
@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "datasets/cifar_reader.h"
 #include "datasets/idx_reader.h"
+#include "datasets/image_folder_reader.h"
 #include "datasets/tiny_imagenet_reader.h"
 #include "fuzz/fuzz_input.h"
 
@@ -139,6 +140,44 @@ void run_tiny_imagenet_input(std::string_view data) {
     }
   }
   check_consistent(datasets::read_tiny_imagenet(dir.path().string(), train));
+}
+
+// Byte 0: bit 0 fit (crop or stretch), bit 1 decode when read (held in
+// memory) or by the loader (cache_mb 0), bit 2 the second split is val/ or
+// test/, bit 3 names the images .png or .jpg. Parts: up to kMaxImages image
+// files; image k goes to train/c<k mod 2>/img_<k> and to the second split's
+// folder of the same class, so both splits hold the same classes when the
+// input has two images or more. Images are brought to 8×8.
+void run_image_folder_input(std::string_view data) {
+  if (data.empty()) return;
+  const auto mode = static_cast<unsigned char>(data[0]);
+  const std::vector<std::string> parts = split_parts(data.substr(1));
+  const std::string second = (mode & 4) != 0 ? "test/" : "val/";
+  const std::string extension = (mode & 8) != 0 ? ".jpg" : ".png";
+  ScratchDir dir;
+  for (size_t k = 0; k < std::min(parts.size(), kMaxImages); ++k) {
+    const std::string file =
+        "c" + std::to_string(k % 2) + "/img_" + std::to_string(k) + extension;
+    dir.write("train/" + file, parts[k]);
+    dir.write(second + file, parts[k]);
+  }
+  core::ImageFolderConfig options;
+  options.image_size = 8;
+  options.fit = (mode & 1) != 0 ? "stretch" : "crop";
+  options.cache_mb = (mode & 2) != 0 ? 0 : 16;
+  const datasets::ImageFolderSplits splits =
+      datasets::read_image_folder(dir.path().string(), options);
+  for (const ImageDataset* split : {&splits.train, &splits.test}) {
+    if (split->in_memory()) {
+      check_consistent(*split);
+      continue;
+    }
+    // Decoded by the loader's workers: every image, as they would.
+    std::vector<uint8_t> scratch(size_t(split->image_bytes()));
+    for (int64_t i = 0; i < split->size(); ++i) {
+      split->read_image(i, scratch.data());
+    }
+  }
 }
 
 }  // namespace adascale::fuzz

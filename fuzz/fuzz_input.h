@@ -73,6 +73,9 @@ void run_idx_input(std::string_view data);
 /// Tiny ImageNet: byte 0 picks the split; parts wnids.txt, words.txt,
 /// val_annotations.txt, then JPEG images.
 void run_tiny_imagenet_input(std::string_view data);
+/// An image folder (train/ and val/ or test/): byte 0 picks the options,
+/// then one part per image file.
+void run_image_folder_input(std::string_view data);
 /// The YAML config reader: part 0 the config, parts 1.. files it may
 /// include (inc1.yaml, ...), beside a directory (dir.yaml) and a link to
 /// /dev/zero (zero.yaml).
@@ -85,8 +88,8 @@ void run_checkpoint_input(std::string_view data);
 /// A reader's entry point above.
 using Entry = void (*)(std::string_view);
 
-/// The readers under fuzz: "cifar", "idx", "tiny_imagenet", "config",
-/// "manifest", "checkpoint" (the names of fuzz/<reader>_fuzz.cpp).
+/// The readers under fuzz: "cifar", "idx", "tiny_imagenet", "image_folder",
+/// "config", "manifest", "checkpoint" (the names of fuzz/<reader>_fuzz.cpp).
 const std::vector<std::string>& fuzz_readers();
 
 /// The entry point of `reader`; throws InternalError for an unknown name.

@@ -182,6 +182,40 @@ std::vector<Seed> tiny_imagenet_seeds() {
   };
 }
 
+std::string png(int width, int height, int channels, int seed) {
+  cv::Mat image(height, width, CV_8UC(channels));
+  cv::randu(image, cv::Scalar::all(seed), cv::Scalar::all(255));
+  std::vector<uint8_t> bytes;
+  if (!cv::imencode(".png", image, bytes)) {
+    throw InternalError("cannot encode a seed PNG");
+  }
+  return {bytes.begin(), bytes.end()};
+}
+
+// Byte 0 of run_image_folder_input: bit 0 stretch, bit 1 decoded by the
+// loader, bit 2 test/ (else val/), bit 3 .jpg names (else .png).
+std::vector<Seed> image_folder_seeds() {
+  const std::string a = png(12, 10, 3, 1), b = png(9, 9, 1, 2),
+                    alpha = png(8, 8, 4, 3), jpg = jpeg(8, 8, 4);
+  auto seed = [](std::string name, char mode, std::vector<std::string> parts,
+                 bool valid) {
+    return Seed{std::move(name), std::string(1, mode) + join_parts(parts),
+                valid};
+  };
+  return {
+      seed("valid_png_crop", 0, {a, b, alpha}, true),
+      seed("valid_png_stretch_lazy_test", 1 | 2 | 4, {a, b}, true),
+      seed("valid_jpeg_named_jpg", 8, {jpg, jpeg(16, 8, 5)}, true),
+      seed("png_named_jpg", 8, {a, b}, true),  // decoded whatever it holds
+      seed("empty_image", 0, {a, ""}, false),
+      seed("truncated_png", 0, {a, b.substr(0, b.size() / 2)}, false),
+      seed("truncated_png_lazy", 2, {a, b.substr(0, b.size() / 2)}, false),
+      seed("text_named_png", 0, {a, "not an image\n"}, false),
+      seed("declares_30000x30000", 8,
+           {jpg, with_frame_size(jpeg(8, 8, 6), 30000, 30000)}, false),
+  };
+}
+
 core::ModelSpec fuzz_model_spec(int width) {
   core::ModelSpec spec;
   spec.name = "fuzz";
@@ -322,7 +356,8 @@ std::vector<Seed> checkpoint_seeds() {
 
 const std::vector<std::string>& fuzz_readers() {
   static const std::vector<std::string> readers = {
-      "cifar", "idx", "tiny_imagenet", "config", "manifest", "checkpoint"};
+      "cifar",  "idx",      "tiny_imagenet", "image_folder",
+      "config", "manifest", "checkpoint"};
   return readers;
 }
 
@@ -330,6 +365,7 @@ Entry entry_of(const std::string& reader) {
   if (reader == "cifar") return run_cifar_input;
   if (reader == "idx") return run_idx_input;
   if (reader == "tiny_imagenet") return run_tiny_imagenet_input;
+  if (reader == "image_folder") return run_image_folder_input;
   if (reader == "config") return run_config_input;
   if (reader == "manifest") return run_manifest_input;
   if (reader == "checkpoint") return run_checkpoint_input;
@@ -340,6 +376,7 @@ std::vector<Seed> seed_corpus(const std::string& reader) {
   if (reader == "cifar") return cifar_seeds();
   if (reader == "idx") return idx_seeds();
   if (reader == "tiny_imagenet") return tiny_imagenet_seeds();
+  if (reader == "image_folder") return image_folder_seeds();
   if (reader == "config") return config_seeds();
   if (reader == "manifest") return manifest_seeds();
   if (reader == "checkpoint") return checkpoint_seeds();

@@ -18,7 +18,7 @@ while (($#)); do
     *) readers+=("$1"); shift ;;
   esac
 done
-((${#readers[@]})) || readers=(cifar idx tiny_imagenet config manifest checkpoint)
+((${#readers[@]})) || readers=(cifar idx tiny_imagenet image_folder config manifest checkpoint)
 
 BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
 # clang and its libFuzzer runtime, installed with what scripts/setup.sh

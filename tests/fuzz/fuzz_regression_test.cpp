@@ -66,7 +66,7 @@ int run_input(const std::string& reader, const std::string& bytes,
       return is_expected_error(error) ? kExpectedError : kUnexpectedError;
     }
   };
-  if (reader == "tiny_imagenet") return body();
+  if (reader == "tiny_imagenet" || reader == "image_folder") return body();
   const auto run = run_with_address_limit(kHeadroom, [&] {
     const int code = body();
     if (code == kUnexpectedError) throw std::runtime_error(message);
