@@ -4,7 +4,8 @@
 // against eager LibTorch on the same weights, the same variant optimised as
 // one graph in C++, and Python PyTorch on the same weights, eager and with
 // torch.jit.optimize_for_inference, run from here in the same session
-// (engine_latency.py). Rounds interleave all measurements so the machine's
+// (engine_latency.py, a child process whose rounds alternate with ours).
+// Rounds interleave all measurements, Python's included, so the machine's
 // slow drift hits every column alike. It also reports the engine's start-up
 // cold (no form cache: every block timed) and cached (forms read from the
 // bundle's engine_cache), which rule chose each block's form, what the
@@ -39,7 +40,7 @@
 #include "core/order_statistics.h"
 #include "core/timing.h"
 #include "datasets/normalized_images.h"
-#include "experiments/benchmarks/run_command.h"
+#include "experiments/benchmarks/coprocess.h"
 #include "runtime/adaptive_engine.h"
 #include "runtime/bundle.h"
 #include "runtime/graph_fusion.h"
@@ -342,10 +343,42 @@ int main(int argc, char** argv) {
       }
     }
 
+    // Python's rounds interleave with ours (engine_latency.py --serve): a
+    // round of every C++ measurement, then a round of Python's, so a drift
+    // of the machine's speed lands on both sides alike.
+    fs::path py_dir;
+    std::unique_ptr<bench::Coprocess> py;
+    std::vector<std::vector<double>> py_eager(rows.size()),
+        py_optimized(rows.size());
+    if (!skip_python) {
+      py_dir = fs::temp_directory_path() /
+               fmt::format("adascale_bench_engine_{}", getpid());
+      fs::create_directories(py_dir);
+      write_python_inputs(eager, rows, engine.variants(), py_dir);
+      const std::string src =
+          fs::path(__FILE__).parent_path() / "engine_latency.py";
+      py = std::make_unique<bench::Coprocess>(fmt::format(
+          "{} {} --dir {} --threads {} --repeats {} --rounds {} --serve",
+          python, src, py_dir.string(), threads, repeats, rounds));
+      const nlohmann::json checks = nlohmann::json::parse(py->receive());
+      for (const auto& e : checks.at("exits")) {
+        rows.at(size_t(e.at("exit").get<int>() - 1)).python_diff =
+            e.at("max_abs_diff_eager");
+      }
+    }
     const int per_round = std::max(3, repeats / rounds);
     {
       c10::InferenceMode inference;
       for (int r = 0; r < rounds; ++r) {
+        if (py) {
+          py->send("round");
+          const nlohmann::json round = nlohmann::json::parse(py->receive());
+          for (const auto& e : round.at("exits")) {
+            const size_t i = size_t(e.at("exit").get<int>() - 1);
+            py_eager.at(i).push_back(e.at("eager_ms"));
+            py_optimized.at(i).push_back(e.at("optimized_ms"));
+          }
+        }
         for (ExitRow& row : rows) {
           const core::Variant& v = engine.variants()[row.index];
           // The engine runs each variant at its own thread count (often
@@ -455,23 +488,15 @@ int main(int argc, char** argv) {
       }
     }
 
-    nlohmann::json py;
-    if (!skip_python) {
-      fs::path dir = fs::temp_directory_path() /
-                     fmt::format("adascale_bench_engine_{}", getpid());
-      fs::create_directories(dir);
-      write_python_inputs(eager, rows, engine.variants(), dir);
-      std::string src = fs::path(__FILE__).parent_path() / "engine_latency.py";
-      std::string out = bench::run_command(
-          fmt::format("{} {} --dir {} --threads {} --repeats {} --rounds {}",
-                      python, src, dir.string(), threads, repeats, rounds));
-      fs::remove_all(dir);
-      py = nlohmann::json::parse(out);
-      for (const auto& e : py.at("exits")) {
-        ExitRow& row = rows.at(size_t(e.at("exit").get<int>() - 1));
-        row.python_eager_ms = e.at("eager_ms");
-        row.python_optimized_ms = e.at("optimized_ms");
-        row.python_diff = e.at("max_abs_diff_eager");
+    if (py) {
+      if (const int status = py->finish(); status != 0) {
+        throw IoError(
+            fmt::format("engine_latency.py exited with status {}", status));
+      }
+      fs::remove_all(py_dir);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        rows[i].python_eager_ms = median(py_eager[i]);
+        rows[i].python_optimized_ms = median(py_optimized[i]);
       }
     }
 

@@ -13,6 +13,10 @@ Prints one JSON object. Medians are statistics.median (the mean of the two
 middle values of an even count), the definition core/order_statistics.h
 gives the C++ side.
 
+With --serve it times one round per line "round" read from stdin and
+prints that round's medians as one JSON line (after a first line with the
+logit checks), so bench_engine can interleave these rounds with its own.
+
 Only the operators the trained trunk uses are ported (basic, the stem, the
 exit head); a trunk using another operator is reported as an error.
 """
@@ -20,6 +24,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 
 import torch
@@ -146,6 +151,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--serve", action="store_true",
+                    help="one round per stdin line, one JSON line each")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     arch = json.load(open(os.path.join(args.dir, "arch.json")))
@@ -164,23 +171,42 @@ def main():
             diff_eager = (eager(x) - want).abs().max().item()
             diff_opt = (optimized(x) - want).abs().max().item()
         models.append((k, eager, optimized, diff_eager, diff_opt))
+    per_round = max(3, args.repeats // args.rounds)
+
+    def one_round():
+        """Per exit, the medians of one round; the models take turns."""
+        with torch.inference_mode():
+            return {k: {"eager": measure(lambda: eager(x), 10, per_round),
+                        "optimized": measure(lambda: optimized(x), 10, per_round)}
+                    for k, eager, optimized, _, _ in models}
+
+    checks = [{"exit": k + 1, "max_abs_diff_eager": de, "max_abs_diff_optimized": do}
+              for k, _, _, de, do in models]
+    if args.serve:
+        print(json.dumps({"threads": args.threads, "exits": checks}), flush=True)
+        for line in iter(input_line, None):
+            if line.strip() != "round":
+                raise SystemExit(f"engine_latency.py: unknown request {line.strip()!r}")
+            r = one_round()
+            print(json.dumps({"exits": [{"exit": k + 1, "eager_ms": t["eager"],
+                                         "optimized_ms": t["optimized"]}
+                                        for k, t in r.items()]}), flush=True)
+        return
     # Rounds interleave the models so slow drift of the machine hits all.
-    times = {k: {"eager": [], "optimized": []} for k, *_ in models}
-    with torch.inference_mode():
-        for _ in range(args.rounds):
-            for k, eager, optimized, _, _ in models:
-                times[k]["eager"].append(measure(lambda: eager(x), 10, args.repeats // args.rounds))
-                times[k]["optimized"].append(measure(lambda: optimized(x), 10, args.repeats // args.rounds))
-    for k, _, _, de, do in models:
-        med = statistics.median
-        out["exits"].append({
-            "exit": k + 1,
-            "eager_ms": med(times[k]["eager"]),
-            "optimized_ms": med(times[k]["optimized"]),
-            "max_abs_diff_eager": de,
-            "max_abs_diff_optimized": do,
-        })
+    rounds = [one_round() for _ in range(args.rounds)]
+    med = statistics.median
+    for check in checks:
+        k = check["exit"] - 1
+        out["exits"].append(dict(check,
+                                 eager_ms=med(r[k]["eager"] for r in rounds),
+                                 optimized_ms=med(r[k]["optimized"] for r in rounds)))
     print(json.dumps(out))
+
+
+def input_line():
+    """The next line of stdin, or None at its end."""
+    line = sys.stdin.readline()
+    return line if line else None
 
 
 if __name__ == "__main__":
