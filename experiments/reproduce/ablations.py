@@ -4,10 +4,9 @@
 The CPU recipe (configs/train/cifar10_cpu.yaml) extends Algorithm 1 with a
 stage 0 (the backbone trunk trained with every exit), self-distillation,
 keep_trunk (stages train only the stand-in candidates) and feature matching
-(stand-ins pulled towards the backbone block's output; off in the recipe).
-This driver trains the recipe at a reduced budget as it is and once with
-each extension switched (off, or on for feature matching), then scores every
-exit and every variant of each run.
+(stand-ins pulled towards the backbone block's output). This driver trains
+the recipe at a reduced budget as it is and once with each extension
+switched off, then scores every exit and every variant of each run.
 """
 from __future__ import annotations
 
