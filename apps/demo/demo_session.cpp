@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/order_statistics.h"
+#include "core/streaming_quantiles.h"
 #include "core/timing.h"
 
 namespace adascale::demo {
@@ -73,7 +74,8 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
   const runtime::AdaptiveEngine& engine = runtime_.engine();
   PhaseSummary summary;
   summary.phase = phase;
-  std::vector<double> all_latencies;
+  // Bounded: a soak makes millions of inferences (core/streaming_quantiles.h).
+  core::StreamingQuantiles all_latencies;
   std::map<size_t, int64_t> per_variant;
   std::map<int, int64_t> per_exit;
   int64_t correct = 0, misses = 0;
@@ -107,9 +109,9 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
       rec.latency_p50_ms = percentile(second_latencies, 0.5);
       rec.latency_p95_ms = percentile(second_latencies, 0.95);
       rec.misses = second_misses;
-      rec.accuracy = all_latencies.empty()
+      rec.accuracy = all_latencies.count() == 0
                          ? 0
-                         : double(correct) / double(all_latencies.size());
+                         : double(correct) / double(all_latencies.count());
       rec.feedback_ratio = status.feedback_ratio;
       rec.switches = status.switches;
       rec.threads = adaptive && settings.governor.enabled
@@ -145,7 +147,7 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
     second_misses += miss;
     second_exit_sum += r.exit + 1;
     second_latencies.push_back(r.latency_ms);
-    all_latencies.push_back(r.latency_ms);
+    all_latencies.add(r.latency_ms);
     ++per_variant[r.variant];
     ++per_exit[r.exit + 1];
   }
@@ -155,12 +157,17 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
   runtime::ControllerStatus status = runtime_.stats().loop;
   summary.forecast = status.forecast_score;
   summary.seconds = clock.seconds();
-  summary.inferences = int64_t(all_latencies.size());
+  summary.inferences = all_latencies.count();
   const double n = std::max<double>(1, double(summary.inferences));
-  summary.latency_mean_ms = mean(all_latencies);
-  summary.latency_p50_ms = percentile(all_latencies, 0.5);
-  summary.latency_p95_ms = percentile(all_latencies, 0.95);
-  summary.latency_p99_ms = percentile(all_latencies, 0.99);
+  summary.latency_mean_ms = all_latencies.mean();
+  if (summary.inferences > 0) {
+    summary.latency_p50_ms = all_latencies.quantile(0.5);
+    summary.latency_p95_ms = all_latencies.quantile(0.95);
+    summary.latency_p99_ms = all_latencies.quantile(0.99);
+  } else {
+    summary.latency_p50_ms = summary.latency_p95_ms = summary.latency_p99_ms =
+        std::numeric_limits<double>::quiet_NaN();
+  }
   summary.accuracy = double(correct) / n;
   summary.miss_rate = double(misses) / n;
   summary.switches = adaptive ? status.switches : 0;
