@@ -147,14 +147,22 @@ AdaptiveRuntime AdaptiveRuntime::open(LoadedBundle bundle,
   return rt;
 }
 
-InferenceResult AdaptiveRuntime::infer(const torch::Tensor& images) {
-  const torch::Tensor batch = images.dim() == 3 ? images.unsqueeze(0) : images;
-  InferenceResult r = impl_->engine->infer(batch);
-  // Logits come back where the images came from (the engine's device may
-  // be a GPU).
+namespace {
+
+// Logits come back where the images came from (the engine's device may be
+// a GPU).
+InferenceResult on_device_of(InferenceResult r, const torch::Tensor& images) {
   if (r.logits.device() != images.device()) {
     r.logits = r.logits.to(images.device());
   }
+  return r;
+}
+
+}  // namespace
+
+InferenceResult AdaptiveRuntime::infer(const torch::Tensor& images) {
+  const torch::Tensor batch = images.dim() == 3 ? images.unsqueeze(0) : images;
+  InferenceResult r = on_device_of(impl_->engine->infer(batch), images);
   impl_->inferences.fetch_add(1, std::memory_order_relaxed);
   if (impl_->controller && impl_->adapting) impl_->controller->observe(r);
   return r;
@@ -163,7 +171,8 @@ InferenceResult AdaptiveRuntime::infer(const torch::Tensor& images) {
 InferenceResult AdaptiveRuntime::infer(const torch::Tensor& images,
                                        size_t variant) {
   const torch::Tensor batch = images.dim() == 3 ? images.unsqueeze(0) : images;
-  InferenceResult r = impl_->engine->infer(batch, variant);
+  InferenceResult r =
+      on_device_of(impl_->engine->infer(batch, variant), images);
   impl_->inferences.fetch_add(1, std::memory_order_relaxed);
   return r;
 }

@@ -124,20 +124,24 @@ void from_json(const nlohmann::json& j, LayerProfile& l) {
   j.at("memory_access_bytes").get_to(l.memory_access_bytes);
 }
 
+nlohmann::json totals_json(const ModelProfile& p) {
+  return {{"params", p.params},
+          {"macs", p.macs},
+          {"flops", p.flops},
+          {"storage_fp32_bytes", p.storage_fp32_bytes},
+          {"storage_int8_bytes", p.storage_int8_bytes},
+          {"activation_bytes", p.activation_bytes},
+          {"peak_activation_bytes", p.peak_activation_bytes},
+          {"memory_access_bytes", p.memory_access_bytes}};
+}
+
 void to_json(nlohmann::json& j, const ModelProfile& p) {
-  j = nlohmann::json{{"input_shape", p.input_shape},
-                     {"output_shape", p.output_shape},
-                     {"params", p.params},
-                     {"buffer_elements", p.buffer_elements},
-                     {"macs", p.macs},
-                     {"flops", p.flops},
-                     {"storage_fp32_bytes", p.storage_fp32_bytes},
-                     {"storage_int8_bytes", p.storage_int8_bytes},
-                     {"activation_bytes", p.activation_bytes},
-                     {"peak_activation_bytes", p.peak_activation_bytes},
-                     {"memory_access_bytes", p.memory_access_bytes},
-                     {"unmodelled_ops", p.unmodelled_ops},
-                     {"layers", p.layers}};
+  j = totals_json(p);
+  j["input_shape"] = p.input_shape;
+  j["output_shape"] = p.output_shape;
+  j["buffer_elements"] = p.buffer_elements;
+  j["unmodelled_ops"] = p.unmodelled_ops;
+  j["layers"] = p.layers;
 }
 
 void from_json(const nlohmann::json& j, ModelProfile& p) {

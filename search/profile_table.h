@@ -19,6 +19,10 @@ std::string format_profile(const ModelProfile& profile, bool per_layer);
 /// object per layer with every LayerProfile field). Exact integers.
 nlohmann::json to_json(const ModelProfile& profile);
 
+/// Only the totals of to_json(): params, MACs, FLOPs, storage (fp32,
+/// int8), activations (sum, peak) and memory accesses.
+nlohmann::json totals_json(const ModelProfile& profile);
+
 /// nlohmann's conversion hooks (`json j = profile; j.get<ModelProfile>()`);
 /// from_json throws nlohmann::json::exception on a missing or mistyped key.
 void to_json(nlohmann::json& j, const LayerProfile& layer);

@@ -69,17 +69,6 @@ std::string mib(int64_t bytes) {
   return fmt::format("{:.2f}MB", double(bytes) / (1024.0 * 1024.0));
 }
 
-nlohmann::json totals(const search::ModelProfile& p) {
-  return {{"params", p.params},
-          {"macs", p.macs},
-          {"flops", p.flops},
-          {"storage_fp32_bytes", p.storage_fp32_bytes},
-          {"storage_int8_bytes", p.storage_int8_bytes},
-          {"activation_bytes", p.activation_bytes},
-          {"peak_activation_bytes", p.peak_activation_bytes},
-          {"memory_access_bytes", p.memory_access_bytes}};
-}
-
 std::vector<int64_t> input_shape(const core::ModelSpec& spec) {
   return {1, spec.in_channels, spec.resolution, spec.resolution};
 }
@@ -122,7 +111,7 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
           module,
           [&](torch::Tensor x) { return net->forward_stage(x, s, int(c)); },
           probe.sizes().vec());
-      nlohmann::json jc = totals(p);
+      nlohmann::json jc = search::totals_json(p);
       jc["name"] = stage.candidates[c].name;
       jc["type"] = stage.candidates[c].op.type;
       jc["depth"] = stage.candidates[c].depth;
@@ -136,7 +125,7 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
         *net->exits[size_t(s)],
         [&](torch::Tensor x) { return net->forward_exit(x, s); },
         probe.sizes().vec());
-    js["exit_head"] = totals(head);
+    js["exit_head"] = search::totals_json(head);
     js["exit_head"]["channels"] = core::exit_channels(spec, size_t(s));
     out["stages"].push_back(js);
   }
@@ -145,7 +134,7 @@ void inspect_elastic(const core::ModelSpec& spec, const InspectOptions& opt) {
     auto p = search::profile(
         *net, [&](torch::Tensor x) { return net->forward(x, v); },
         input_shape(spec));
-    nlohmann::json je = totals(p);
+    nlohmann::json je = search::totals_json(p);
     je["exit"] = e + 1;
     je["variant"] = space.to_string(v);
     out["exits"].push_back(je);
@@ -195,7 +184,7 @@ void inspect_zoo(const core::ModelSpec& spec, const InspectOptions& opt) {
       [&](torch::Tensor x) { return model.forward<torch::Tensor>(x); },
       input_shape(spec));
   if (opt.common.json) {
-    nlohmann::json out = totals(p);
+    nlohmann::json out = search::totals_json(p);
     out["model"] = spec.name;
     out["architecture"] = spec.architecture;
     out["input"] = input_shape(spec);
