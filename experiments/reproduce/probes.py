@@ -134,7 +134,13 @@ def body(exp: Experiment) -> None:
     drift = exit_drift(run_dir / "metrics.csv", exits)
     mode = ((load_yaml(run_dir / "config.yaml").get("train") or {}).get("mode")
             if (run_dir / "config.yaml").is_file() else None)
-    if worst["exit"] in drift:
+    trails = worst["exit_test_top1"] < worst["test_top1"]
+    if not trails:
+        why = ("Every exit beats the linear probe at its depth: each exit head trained "
+               "with the trunk (stage 0 and its own stage), where the probe only fits a "
+               "linear layer to the frozen, pooled features (and the shallow exits' conv "
+               "heads add a layer the probe does not have).")
+    elif worst["exit"] in drift:
         own, end = drift[worst["exit"]]
         why = (f"Exit {worst['exit']} trails its probe most: its validation top-1 went from "
                f"{pct(own)} at the end of stage {worst['exit']} to {pct(end)} at the end of "
