@@ -82,8 +82,21 @@ void run_image_folder_input(std::string_view data);
 void run_config_input(std::string_view data);
 /// The bundle manifest (part 0) and its SHA256SUMS (part 1, optional).
 void run_manifest_input(std::string_view data);
-/// A training checkpoint file, restored into a small fixed model.
+/// A training checkpoint file, restored into a small fixed model. An input
+/// that starts with kResealMarker holds the payload only: the entry point
+/// seals it (core::seal) before the reader sees it, so mutations of it keep
+/// a matching checksum and reach LibTorch's unpickler. Such an input whose
+/// TorchScript code records (code/...) are not the valid seed's, byte for
+/// byte but for the addresses in them, is passed over: LibTorch crashes on
+/// damaged code, which only the checksum keeps from it (docs/fuzzing.md).
 void run_checkpoint_input(std::string_view data);
+
+/// Opens a checkpoint input whose payload run_checkpoint_input() seals.
+inline constexpr std::string_view kResealMarker = "@@adascale-fuzz-reseal@@\n";
+
+/// Whether run_checkpoint_input() passes `data` over without reading it (a
+/// resealed input with code records other than the valid seed's).
+bool checkpoint_input_passed_over(std::string_view data);
 
 /// A reader's entry point above.
 using Entry = void (*)(std::string_view);

@@ -308,6 +308,8 @@ std::vector<Seed> manifest_seeds() {
   const size_t at = overflow.find("out_channels: 16");
   if (at != std::string::npos)
     overflow.replace(at, 16, "out_channels: 4294967296");
+  const std::string bomb =
+      "format: adascale-bundle\nformat_version: 1\n" + alias_bomb();
   std::string other_version = valid;
   const size_t version = other_version.find("format_version: 1");
   if (version != std::string::npos)
@@ -318,8 +320,12 @@ std::vector<Seed> manifest_seeds() {
       {"absurd_out_channels", absurd, false},
       {"out_channels_past_int", overflow, false},
       {"other_version", other_version, false},
+      // With SHA256SUMS that list it: the checksums do not make it safe.
       {"alias_bomb",
-       "format: adascale-bundle\nformat_version: 1\n" + alias_bomb(), false},
+       join_parts({bomb, core::sha256_hex(bomb) + "  manifest.yaml\n" +
+                             core::sha256_hex("w") + "  weights.pt\n" +
+                             core::sha256_hex("t") + "  tables.h5\n"}),
+       false},
       {"sums_escape_bundle",
        join_parts({valid, core::sha256_hex("x") + "  ../weights.pt\n"}), false},
       {"long_scalar_alias_bomb",
@@ -330,9 +336,42 @@ std::vector<Seed> manifest_seeds() {
   };
 }
 
+// `archive` with the first memo store of its data.pkl (BINPUT 0, after
+// PROTO 2 and the top module's GLOBAL) made a LONG_BINPUT of `index` in
+// place: the shape of tests/fuzz_regressions/checkpoint/memo_index_of_1.6e9,
+// on which LibTorch 1.13's unpickler allocates 16 bytes per index.
+std::string with_memo_index(std::string archive, uint32_t index) {
+  const std::string head =
+      "\x80\x02"
+      "c__torch__\nModule\nq";
+  const size_t at = archive.find(head);
+  if (at == std::string::npos || at + head.size() + 4 > archive.size()) {
+    throw InternalError("checkpoint seed: data.pkl does not start as expected");
+  }
+  const size_t put = at + head.size() - 1;
+  archive[put] = 'r';
+  for (int i = 0; i < 4; ++i)
+    archive[put + 1 + size_t(i)] = char(index >> (8 * i));
+  return archive;
+}
+
+// `archive` with a record's name in the zip directory (which LibTorch looks
+// records up in, ignoring case) changed to `to`, of the same length.
+std::string with_record_renamed(std::string archive, const std::string& from,
+                                const std::string& to) {
+  const size_t at = archive.rfind(from);  // the directory follows the data
+  if (at == std::string::npos || from.size() != to.size()) {
+    throw InternalError("checkpoint seed: no record " + from);
+  }
+  archive.replace(at, to.size(), to);
+  return archive;
+}
+
 std::vector<Seed> checkpoint_seeds() {
   const std::string sealed = checkpoint_seed(true);
   const std::string bare = checkpoint_seed(false);
+  const std::string reseal(kResealMarker);
+  const std::string memo_bomb = with_memo_index(bare, 1600000000);
   // The zip's end-of-central-directory record, damaged: no archive at all.
   std::string no_directory = bare;
   const size_t end_record = no_directory.rfind("PK\x05\x06");
@@ -349,6 +388,20 @@ std::vector<Seed> checkpoint_seeds() {
       {"damaged_sealed", bad_seal, false},
       {"zip_magic_then_garbage", "PK\x03\x04" + std::string(64, '\x7f'), false},
       {"empty", "", false},
+      // Sealed by the entry point: what the fuzzer mutates of these keeps a
+      // matching checksum and so reaches LibTorch's unpickler.
+      {"valid_resealed", reseal + bare, true},
+      {"resealed_memo_index_of_1.6e9", reseal + memo_bomb, false},
+      // The same behind names LibTorch reads but a listing of *.pkl records
+      // inside the archive's folder would pass over.
+      {"resealed_memo_index_in_data.Pkl",
+       reseal + with_record_renamed(memo_bomb, "archive/data.pkl",
+                                    "archive/data.Pkl"),
+       false},
+      {"resealed_memo_index_record_outside_the_folder",
+       reseal +
+           with_record_renamed(memo_bomb, "archive/version", "Archive/version"),
+       false},
   };
 }
 

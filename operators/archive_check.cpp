@@ -4,6 +4,7 @@
 #include <caffe2/serialize/read_adapter_interface.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -179,16 +180,31 @@ void check_pickle(const uint8_t* p, size_t n, const std::string& where) {
 
 void check_archive_pickles(std::string_view bytes, const std::string& source) {
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
-  std::vector<std::string> records;
   try {
     reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(
         std::make_shared<ViewAdapter>(bytes));
-    records = reader->getAllRecords();
   } catch (const std::exception&) {
     return;  // not a readable zip: LibTorch says so when it loads it
   }
+  std::vector<std::string> records;
+  try {
+    records = reader->getAllRecords();
+  } catch (const std::exception&) {
+    // A record outside the archive's folder: the listing fails, LibTorch's
+    // loader does not (it looks records up by name), so no pickle could be
+    // checked and none may reach it.
+    throw DataError(source +
+                    ": a record outside the archive's folder; not an archive "
+                    "LibTorch wrote");
+  }
   for (const std::string& name : records) {
-    if (name.size() < 4 || name.compare(name.size() - 4, 4, ".pkl") != 0) {
+    // LibTorch finds records by name ignoring case (data.Pkl is the
+    // data.pkl it unpickles); *.debug_pkl in the code folder are unpickled
+    // when it reports a source location.
+    if (name.size() < 3 ||
+        !std::equal(name.end() - 3, name.end(), "pkl", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
       continue;
     }
     at::DataPtr data;

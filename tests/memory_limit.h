@@ -85,4 +85,21 @@ inline LimitedRun run_with_address_limit(size_t headroom,
   return run;
 }
 
+/// Exit code of a child in which an allocation failed (run_within_memory).
+inline constexpr int kRanOutOfMemory = 105;
+
+/// run_with_address_limit(), but the first allocation through operator new
+/// that fails ends the child at once with kRanOutOfMemory: code that
+/// catches std::bad_alloc and reports a tidy error still fails the test,
+/// since asking for gigabytes was the bug (LibTorch's unpickler asked for
+/// 25 GB on a 20 KiB archive, and the readers turn any exception from it
+/// into a DataError).
+inline LimitedRun run_within_memory(size_t headroom,
+                                    const std::function<int()>& body) {
+  return run_with_address_limit(headroom, [&] {
+    std::set_new_handler([] { ::_exit(kRanOutOfMemory); });
+    return body();
+  });
+}
+
 }  // namespace adascale::testing

@@ -7,12 +7,16 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/sha256.h"
 #include "search/performance_tables.h"
+#include "tests/archive_damage.h"
 #include "tests/fixtures/tiny_elastic_spec.h"
+#include "tests/hostile_yaml.h"
 #include "tests/memory_limit.h"
 #include "tests/test_util.h"
 
@@ -82,6 +86,47 @@ class BundleTest : public ::testing::Test {
   std::string tables_;
   std::string bundle_;
 };
+
+// Far above what loading the tiny bundle takes, far below what an
+// unbounded allocation asks for.
+constexpr size_t kHeadroom = size_t(512) << 20;
+
+// Exit codes of the child that loads one bundle (load_bounded).
+constexpr int kLoaded = 0;
+constexpr int kRefusedByName = 10;
+
+// Loads bundle `dir` in a child under the address-space limit, where a
+// failed allocation ends the child even if caught. The child exits
+// kRefusedByName for a DataError (or, with `or_config_error`, a
+// ConfigError) whose message holds "bundle " + `needle`; any other error
+// comes back as its message.
+testing::LimitedRun load_bounded(const std::string& dir,
+                                 const std::string& needle,
+                                 bool or_config_error = false) {
+  return testing::run_within_memory(kHeadroom, [&] {
+    auto named = [&](const Error& e) {
+      return std::string(e.what()).find("bundle " + needle) !=
+             std::string::npos;
+    };
+    try {
+      load_bundle(dir);
+      return kLoaded;
+    } catch (const DataError& e) {
+      if (named(e)) return kRefusedByName;
+      throw;
+    } catch (const ConfigError& e) {
+      if (or_config_error && named(e)) return kRefusedByName;
+      throw;
+    }
+  });
+}
+
+std::string describe(const testing::LimitedRun& run) {
+  if (run.status == testing::kRanOutOfMemory) {
+    return "an allocation failed under the address-space limit";
+  }
+  return "status " + std::to_string(run.status) + ": " + run.message;
+}
 
 TEST_F(BundleTest, RoundTripGivesBitIdenticalLogits) {
   core::BundleManifest written = write_bundle(bundle_, net_, meta_, tables_);
@@ -295,6 +340,14 @@ TEST_F(BundleTest, OversizedSpecIsRefusedBeforeTheNetIsBuilt) {
        "the manifest gives stage2_basic 64 blocks"},
       {[](core::ModelSpec& m) { m.stem.channels = 4096; },
        "the manifest gives stem channels = 4096"},
+      // Both at once: 64 blocks of 4096 channels in every candidate of
+      // stage 2 would be gigabytes of weights built before any check.
+      {[](core::ModelSpec& m) {
+         m.stages[1].depth = 64;
+         m.stages[1].out_channels = 4096;
+         for (auto& c : m.stages[1].candidates) c.depth = 64;
+       },
+       "the manifest gives stage2_basic 64 blocks"},
   };
   int n = 0;
   for (const Case& c : cases) {
@@ -311,7 +364,7 @@ TEST_F(BundleTest, OversizedSpecIsRefusedBeforeTheNetIsBuilt) {
     core::write_file_atomic(b + "/manifest.yaml", core::manifest_yaml(m));
     reseal(b);
     const auto run =
-        adascale::testing::run_with_address_limit(size_t(512) << 20, [&] {
+        adascale::testing::run_within_memory(size_t(512) << 20, [&] {
           try {
             load_bundle(b);
           } catch (const DataError& e) {
@@ -329,26 +382,91 @@ TEST_F(BundleTest, OversizedSpecIsRefusedBeforeTheNetIsBuilt) {
   }
 }
 
-// Damaged weights, resealed so the checksums pass: every failure is a
-// DataError naming the file, never an internal error from the unpickler.
+// Damaged weights, resealed so the checksums pass, at 64 bytes spread over
+// the archive, each loaded under the address-space limit: a DataError
+// naming weights.pt or a load, never another error, a crash or an
+// unbounded allocation; a damaged byte of a tensor's data loads as it is
+// (SHA256SUMS alone guards the values). TorchScript code records are left
+// whole: LibTorch compiles them while it loads, and a damaged one crashes
+// it, which only the checksums prevent.
 TEST_F(BundleTest, DamagedWeightsPickleIsRefusedNamingTheFile) {
   write_bundle(bundle_, net_, meta_, tables_);
   const std::string good = core::read_file(bundle_ + "/weights.pt");
+  const std::vector<testing::ZipRecord> records = testing::zip_records(good);
+  ASSERT_FALSE(records.empty());
   const std::string b = copy("fuzzed");
-  for (size_t offset = 0; offset < good.size(); offset += good.size() / 6) {
+  int refused_in_pickle = 0, tensor_bytes = 0;
+  for (size_t offset : testing::damageable_offsets(good, records, 64)) {
     std::string damaged = good;
     damaged[offset] = char(damaged[offset] ^ 0x21);
     core::write_file_atomic(b + "/weights.pt", damaged);
     reseal(b);
-    try {
-      load_bundle(b);
-    } catch (const DataError& e) {
-      EXPECT_NE(std::string(e.what()).find("weights.pt"), std::string::npos)
-          << e.what();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "offset " << offset << ": " << e.what();
+    const testing::ZipRecord* in = testing::record_at(records, offset);
+    SCOPED_TRACE("offset " + std::to_string(offset) + " in " +
+                 (in != nullptr ? in->name : "the zip directory"));
+    const testing::LimitedRun run = load_bounded(b, b + ": weights.pt");
+    if (in != nullptr && in->holds_tensor_byte(offset)) {
+      ++tensor_bytes;
+      EXPECT_EQ(run.status, kLoaded) << describe(run);
+      continue;
+    }
+    EXPECT_TRUE(run.status == kLoaded || run.status == kRefusedByName)
+        << describe(run);
+    if (in != nullptr && in->inner() == "data.pkl") {
+      refused_in_pickle += run.status == kRefusedByName;
     }
   }
+  // The sweep got past the zip structure into the pickles and the tensors.
+  EXPECT_GT(refused_in_pickle, 0);
+  EXPECT_GT(tensor_bytes, 0);
+}
+
+// Weights whose data.pkl stores a memo index of 1.6e9 (the shape of the
+// checkpoint fuzzer's finding), with checksums that match: refused by name
+// before LibTorch's unpickler sizes its memo by it (25.6 GB), also behind
+// names LibTorch looks up (ignoring case) that a listing of "*.pkl" inside
+// the archive's folder would pass over.
+TEST_F(BundleTest, ResealedPickleMemoBombIsRefusedWithinBoundedMemory) {
+  write_bundle(bundle_, net_, meta_, tables_);
+  const std::string bomb = testing::with_memo_index(
+      core::read_file(bundle_ + "/weights.pt"), 1600000000);
+  ASSERT_FALSE(bomb.empty());
+  const struct {
+    const char* what;
+    std::string archive;
+  } cases[] = {
+      {"in data.pkl", bomb},
+      {"in data.Pkl", testing::with_record_renamed(bomb, "archive/data.pkl",
+                                                   "archive/data.Pkl")},
+      {"beside a record outside the folder",
+       testing::with_record_renamed(bomb, "archive/version",
+                                    "Archive/version")},
+  };
+  const std::string b = copy("memo_bomb");
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    ASSERT_FALSE(c.archive.empty());
+    core::write_file_atomic(b + "/weights.pt", c.archive);
+    reseal(b);
+    const testing::LimitedRun run =
+        load_bounded(b, b + ": weights.pt: not a readable weights archive");
+    EXPECT_EQ(run.status, kRefusedByName) << describe(run);
+  }
+}
+
+// A billion-laughs manifest (413 bytes, 10^9 scalars once its aliases are
+// copied out) with SHA256SUMS recomputed over it: the checksums do not make
+// it safe, it is refused by name within bounded memory.
+TEST_F(BundleTest, ResealedAliasBombManifestIsRefusedWithinBoundedMemory) {
+  write_bundle(bundle_, net_, meta_, tables_);
+  const std::string b = copy("alias_bomb");
+  const std::string bomb = "format: adascale-bundle\nformat_version: 1\n" +
+                           testing::billion_laughs("classes");
+  core::write_file_atomic(b + "/manifest.yaml", bomb);
+  reseal(b);
+  const testing::LimitedRun run =
+      load_bounded(b, b + ": manifest.yaml", /*or_config_error=*/true);
+  EXPECT_EQ(run.status, kRefusedByName) << describe(run);
 }
 
 }  // namespace
