@@ -3,6 +3,7 @@
 #include <tbb/global_control.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -30,17 +31,22 @@ int resolve_threads(const std::string& threads) {
   std::string err = RunConfig::check_threads(threads);
   if (!err.empty())
     throw ConfigError("threads: " + err + ", got '" + threads + "'");
-  unsigned hw = std::thread::hardware_concurrency();
-  const int hardware = hw == 0 ? 1 : static_cast<int>(hw);
-  if (threads == "auto") return hardware;
-  const int wanted = std::stoi(threads);
+  if (threads == "auto") {
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  return clamp_threads(std::stoi(threads), "threads");
+}
+
+int clamp_threads(int wanted, const std::string& key) {
+  const int hardware =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Thousands of intra-op threads only thrash (and at::set_num_threads
   // spends minutes creating them); a few per core is already past any
   // gain, so more is clamped, with a notice rather than an error, as the
   // same config moves between machines.
   const int limit = kMaxThreadsPerCore * hardware;
   if (wanted > limit) {
-    log::warn("threads: {} is more than {}x the {} hardware threads; using {}",
+    log::warn("{}: {} is more than {}x the {} hardware threads; using {}", key,
               wanted, kMaxThreadsPerCore, hardware, limit);
     return limit;
   }

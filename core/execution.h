@@ -19,8 +19,15 @@ struct Execution {
 inline constexpr int kMaxThreadsPerCore = 4;
 
 /// "auto" = hardware threads; else the number, clamped with a logged
-/// notice to kMaxThreadsPerCore × the hardware threads. Throws ConfigError.
+/// notice to kMaxThreadsPerCore × the hardware threads (clamp_threads).
+/// Throws ConfigError.
 int resolve_threads(const std::string& threads);
+
+/// `wanted` (≥ 1) clamped to kMaxThreadsPerCore × the hardware threads,
+/// with a logged notice naming `key` (the setting it came from) when it
+/// is. The one rule for every thread count a user sets: the run config's
+/// `threads` and AdaptiveRuntime's `intra_op_threads`.
+int clamp_threads(int wanted, const std::string& key);
 
 /// "auto" = cuda when available, else cpu; "cuda" without a GPU is an error.
 std::string resolve_device(const std::string& device);

@@ -12,6 +12,7 @@
 #include "core/config/node.h"
 #include "core/config/schema.h"
 #include "core/error.h"
+#include "core/execution.h"
 #include "runtime/system_sampler.h"
 #include "search/performance_tables.h"
 
@@ -59,15 +60,14 @@ struct AdaptiveRuntime::Impl {
   bool adapting = false;
   std::atomic<int64_t> inferences{0};
 
-  int start_threads() const {
-    if (options.intra_op_threads > 0) return options.intra_op_threads;
-    return int(std::max(1u, std::thread::hardware_concurrency()));
-  }
+  // Intra-op threads at a loop's start: intra_op_threads, clamped at
+  // open() by the rule of a run's `threads` (core::clamp_threads).
+  int start_threads = 1;
 
   void reset(bool adapt) {
     monitor.reset();
     controller.reset();
-    engine->set_threads(start_threads());
+    engine->set_threads(start_threads);
     std::optional<ThreadGovernor> governor;
     if (adapt && options.governor.enabled) {
       governor.emplace(options.governor,
@@ -118,6 +118,14 @@ AdaptiveRuntime AdaptiveRuntime::open(LoadedBundle bundle,
   auto impl = std::make_unique<Impl>();
   impl->bundle = std::move(bundle);
   impl->options = std::move(options);
+  // The schema allows 4096 (a config moves between machines); a library
+  // user's count is clamped as a run's `threads` is, not left to create
+  // thousands of OpenMP threads at the first inference.
+  impl->start_threads =
+      impl->options.intra_op_threads > 0
+          ? core::clamp_threads(impl->options.intra_op_threads,
+                                "intra_op_threads")
+          : int(std::max(1u, std::thread::hardware_concurrency()));
   impl->bundle.net->to(core::compute_device(impl->options.device));
   const LoadedBundle& b = impl->bundle;
   const RuntimeOptions& o = impl->options;

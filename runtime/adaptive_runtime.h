@@ -54,7 +54,8 @@ struct RuntimeOptions {
   ThreadGovernorConfig governor;
   /// Intra-op threads at the start of a loop, and throughout one that only
   /// watches (start(false)) or has the governor disabled; 0 = every
-  /// hardware thread.
+  /// hardware thread. More than core::kMaxThreadsPerCore × the hardware
+  /// threads is clamped at open(), with a logged notice.
   int intra_op_threads = 0;
   /// Latency quantile between decisions fed back to the policy, [0.5, 1].
   double feedback_quantile = 0.5;

@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -273,6 +274,9 @@ int run(const Args& args, const std::string& exe) {
         images.size(), exec.threads, budget_ms,
         trace ? trace->name() : std::string("none (idle)"), rows.device,
         loading.seconds());
+    // Seen now, not at the first measured second: whoever watches the demo
+    // (a script, a test) learns that the warm-up has begun.
+    std::fflush(stdout);
   }
 
   demo::DemoSession session(rt, images, options, [&](bool on) {

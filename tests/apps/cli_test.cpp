@@ -1,11 +1,15 @@
 // Runs the real `adascale` binary: exit codes, one-line errors, --json.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -14,7 +18,9 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/demo/demo_config.h"
@@ -1272,53 +1278,265 @@ TEST(CliDemo, BadTimesAndOutputPathFailBeforeTheRun) {
   }
 }
 
-TEST(CliDemo, SigtermWritesWhatWasMeasured) {
+namespace {
+
+// Long enough that only a hang reaches it: a child still running then is
+// killed and the test fails instead of hanging the suite. No test asserts
+// how long a child took.
+constexpr std::chrono::minutes kChildHangLimit{5};
+
+using Clock = std::chrono::steady_clock;
+
+// Reaps `pid`; past `until` kills it first. Its waitpid status, or nothing
+// when it had to be killed.
+std::optional<int> wait_child(pid_t pid, Clock::time_point until) {
+  for (;;) {
+    int raw = 0;
+    const pid_t got = ::waitpid(pid, &raw, WNOHANG);
+    if (got == pid) return raw;
+    if (got < 0 && errno != EINTR) return std::nullopt;
+    if (Clock::now() > until) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+// Starts `binary args...` (no shell) with stdout into `out_fd` (or a file
+// when `out_file` is given) and stderr into `err_file`.
+pid_t start_child(const std::string& binary,
+                  const std::vector<std::string>& args, int out_fd,
+                  const std::string& out_file, const std::string& err_file) {
+  std::vector<std::string> owned = {binary};
+  owned.insert(owned.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : owned) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (!out_file.empty()) {
+    out_fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
+  const int err_fd =
+      ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (out_fd < 0 || err_fd < 0) ::_exit(126);
+  ::dup2(out_fd, STDOUT_FILENO);
+  ::dup2(err_fd, STDERR_FILENO);
+  ::execv(argv[0], argv.data());
+  ::_exit(127);
+}
+
+// What an adascale-demo run did when sent `signal` on seeing `trigger`.
+struct SignalledDemo {
+  bool signalled = false;
+  std::optional<int> raw;  ///< waitpid status; none when it hung
+  std::string out;         ///< its stdout
+  std::string err;         ///< its stderr
+};
+
+// Runs adascale-demo with `args` and sends it `signal` as soon as `trigger`
+// shows on its stdout (never after a guessed delay).
+SignalledDemo signal_demo(const adascale::testing::TempDir& dir,
+                          const std::vector<std::string>& args,
+                          const std::string& trigger, int signal) {
+  SignalledDemo r;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return r;
+  const std::string err_file = dir.file("demo_stderr.txt");
+  const pid_t pid =
+      start_child(ADASCALE_DEMO_BIN, args, pipe_fds[1], "", err_file);
+  ::close(pipe_fds[1]);
+  if (pid <= 0) {
+    ::close(pipe_fds[0]);
+    return r;
+  }
+  const Clock::time_point until = Clock::now() + kChildHangLimit;
+  char buf[256];
+  for (;;) {
+    pollfd readable{pipe_fds[0], POLLIN, 0};
+    const int ready = ::poll(&readable, 1, 100);
+    if (ready < 0 && errno != EINTR) break;
+    if (Clock::now() > until) break;  // wait_child kills it
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
+    if (n <= 0) break;  // its stdout closed: it is exiting
+    r.out.append(buf, size_t(n));
+    if (!r.signalled && r.out.find(trigger) != std::string::npos) {
+      ::kill(pid, signal);
+      r.signalled = true;
+    }
+  }
+  ::close(pipe_fds[0]);
+  r.raw = wait_child(pid, until);
+  r.err = adascale::core::read_file(err_file);
+  return r;
+}
+
+}  // namespace
+
+// SIGINT and SIGTERM, in the warm-up and in a measured phase, end the demo
+// early with status 130 after writing what was measured. Warm-up and phase
+// are an hour long: a demo that ignored the signal would be killed at
+// kChildHangLimit and fail, not pass late.
+TEST(CliDemo, InterruptWritesWhatWasMeasured) {
   adascale::testing::TempDir dir;
   std::string run_dir = trained_run(dir, true);
   std::string bundle = dir.file("tiny.adascale");
   ASSERT_EQ(run("export --run " + run_dir + " --out " + bundle).status, 0);
-  const std::string out = dir.file("demo");
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe(pipe_fds), 0);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipe_fds[1], STDOUT_FILENO);
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    ::execl(ADASCALE_DEMO_BIN, ADASCALE_DEMO_BIN, "--bundle", bundle.c_str(),
-            "--set", "runtime.policy.budget_ms=50", "--set", "duration_s=120",
-            "--set", "warmup_s=0", "--set", "runtime.intra_op_threads=1",
-            "--set", "runtime.min_accuracy=0", "--out", out.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(pipe_fds[1]);
-  // Signalled once the session is about to start (the ready line), and
-  // again once a measured second has been printed.
-  std::string seen;
-  char buf[256];
-  bool signalled = false;
-  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) {
-    seen.append(buf, size_t(n));
-    if (!signalled && seen.find("[adaptive] t=") != std::string::npos) {
-      ::kill(pid, SIGTERM);
-      signalled = true;
+  int n = 0;
+  for (int signal : {SIGINT, SIGTERM}) {
+    for (bool warming : {true, false}) {
+      SCOPED_TRACE(std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                   (warming ? " in the warm-up" : " in the adaptive phase"));
+      const std::string out = dir.file("demo" + std::to_string(n++));
+      // The ready line is printed as the warm-up starts; "[adaptive] t=" once
+      // a measured second has been.
+      SignalledDemo r = signal_demo(
+          dir,
+          {"--bundle", bundle, "--set", "runtime.policy.budget_ms=50", "--set",
+           "duration_s=3600", "--set", warming ? "warmup_s=3600" : "warmup_s=0",
+           "--set", "runtime.intra_op_threads=1", "--set",
+           "runtime.min_accuracy=0", "--out", out},
+          warming ? "; ready in " : "[adaptive] t=", signal);
+      ASSERT_TRUE(r.signalled) << r.out << r.err;
+      ASSERT_TRUE(r.raw.has_value()) << "killed after hanging\n"
+                                     << r.out << r.err;
+      ASSERT_TRUE(WIFEXITED(*r.raw))
+          << "killed by signal " << WTERMSIG(*r.raw) << "\n"
+          << r.err;
+      EXPECT_EQ(WEXITSTATUS(*r.raw), 130) << r.err;
+      EXPECT_NE(r.err.find("interrupted; wrote what was measured"),
+                std::string::npos)
+          << r.err;
+      auto summary = nlohmann::json::parse(
+          adascale::core::read_file(out + "/summary.json"));
+      EXPECT_TRUE(summary.at("interrupted").get<bool>());
+      const nlohmann::json phases =
+          summary.value("phases", nlohmann::json::object());
+      EXPECT_FALSE(phases.contains("static"));
+      std::ifstream csv(out + "/timeline.csv");
+      std::string header, row;
+      ASSERT_TRUE(static_cast<bool>(std::getline(csv, header)))
+          << "no timeline.csv";
+      EXPECT_EQ(header.rfind("phase,t_s,", 0), 0u) << header;
+      const bool has_row = static_cast<bool>(std::getline(csv, row));
+      if (warming) {
+        // Stopped before any phase: nothing measured, nothing reported.
+        EXPECT_TRUE(phases.empty()) << phases;
+        EXPECT_FALSE(has_row) << row;
+      } else {
+        EXPECT_GT(phases.at("adaptive").at("inferences").get<int64_t>(), 0);
+        EXPECT_TRUE(has_row) << "no measured row";
+      }
     }
   }
-  ::close(pipe_fds[0]);
-  int raw = 0;
-  ASSERT_EQ(::waitpid(pid, &raw, 0), pid);
-  ASSERT_TRUE(signalled) << seen;
-  ASSERT_TRUE(WIFEXITED(raw)) << "killed by signal " << WTERMSIG(raw);
-  EXPECT_EQ(WEXITSTATUS(raw), 130);
-  auto summary =
-      nlohmann::json::parse(adascale::core::read_file(out + "/summary.json"));
-  EXPECT_TRUE(summary.at("interrupted").get<bool>());
-  EXPECT_GT(summary.at("phases").at("adaptive").at("inferences").get<int64_t>(),
-            0);
-  EXPECT_FALSE(summary.at("phases").contains("static"));
-  std::ifstream csv(out + "/timeline.csv");
-  std::string header, row;
-  std::getline(csv, header);
-  EXPECT_TRUE(static_cast<bool>(std::getline(csv, row))) << "no measured row";
+}
+
+// Four `adascale train` on one fresh run directory at once: the lock makes
+// one the writer; the others are refused naming it, before touching the
+// run. Once the winner's pid is in the lock file it is stopped (SIGSTOP)
+// until the others have exited, so a slow starter cannot arrive after it
+// finished (and meet "already holds a run" instead of the lock).
+TEST(CliReliability, FreshRunRaceHasOneWriter) {
+  adascale::testing::TempDir dir;
+  const std::string config = dir.write("tiny.yaml", kTinyTrain);
+  const std::string out = dir.file("run");
+  const std::string lock = adascale::core::PathLock::lock_path_for(out);
+  const Clock::time_point until = Clock::now() + kChildHangLimit;
+  constexpr int kRacers = 4;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kRacers; ++i) {
+    const std::string n = std::to_string(i);
+    pids.push_back(start_child(
+        ADASCALE_BIN,
+        {"train", "--config", config, "--run", out, "--set", "train.epochs=1"},
+        -1, dir.file("out" + n), dir.file("err" + n)));
+    ASSERT_GT(pids.back(), 0);
+  }
+  // Reaped here, or killed should an assertion end the test early.
+  std::vector<std::optional<int>> raw(kRacers);
+  std::vector<bool> reaped(kRacers, false);
+  struct Reaper {
+    std::vector<pid_t>& pids;
+    std::vector<bool>& reaped;
+    ~Reaper() {
+      for (size_t i = 0; i < pids.size(); ++i) {
+        if (reaped[i] || pids[i] <= 0) continue;
+        ::kill(pids[i], SIGKILL);
+        ::waitpid(pids[i], nullptr, 0);
+      }
+    }
+  } reaper{pids, reaped};
+
+  // The winner: the racer whose pid the lock file names.
+  int winner = -1;
+  while (winner < 0 && Clock::now() < until) {
+    std::ifstream in(lock);
+    long pid = 0;
+    if (in >> pid) {
+      for (int i = 0; i < kRacers; ++i) {
+        if (pids[size_t(i)] == pid) winner = i;
+      }
+    }
+    bool all_done = true;
+    for (int i = 0; i < kRacers; ++i) {
+      if (reaped[size_t(i)]) continue;
+      int status = 0;
+      if (::waitpid(pids[size_t(i)], &status, WNOHANG) == pids[size_t(i)]) {
+        raw[size_t(i)] = status;
+        reaped[size_t(i)] = true;
+      } else {
+        all_done = false;
+      }
+    }
+    if (all_done) break;
+    if (winner < 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_GE(winner, 0) << "no racer took the lock";
+  const pid_t winner_pid = pids[size_t(winner)];
+  ::kill(winner_pid, SIGSTOP);
+  for (int i = 0; i < kRacers; ++i) {
+    if (i == winner || reaped[size_t(i)]) continue;
+    raw[size_t(i)] = wait_child(pids[size_t(i)], until);
+    reaped[size_t(i)] = true;
+  }
+  ::kill(winner_pid, SIGCONT);
+  if (!reaped[size_t(winner)]) {
+    raw[size_t(winner)] = wait_child(winner_pid, until);
+    reaped[size_t(winner)] = true;
+  }
+
+  for (int i = 0; i < kRacers; ++i) {
+    const std::string err =
+        adascale::core::read_file(dir.file("err" + std::to_string(i)));
+    ASSERT_TRUE(raw[size_t(i)].has_value()) << "racer " << i << " hung";
+    ASSERT_TRUE(WIFEXITED(*raw[size_t(i)])) << "racer " << i << " killed";
+    const int status = WEXITSTATUS(*raw[size_t(i)]);
+    if (i == winner) {
+      EXPECT_EQ(status, 0) << err;
+      continue;
+    }
+    EXPECT_EQ(status, 1) << "racer " << i << ": " << err;
+    EXPECT_EQ(count_lines(err), 1) << err;
+    // The pid is "unknown" to a racer that came between the winner's lock
+    // and its record.
+    const std::string refused = out + ": in use by another adascale process (";
+    EXPECT_TRUE(err.find(refused + "pid " + std::to_string(winner_pid) +
+                         ", adascale train)") != std::string::npos ||
+                err.find(refused + "pid unknown") != std::string::npos)
+        << "racer " << i << ": " << err;
+  }
+  // One writer: one header in metrics.csv.
+  std::ifstream metrics(out + "/metrics.csv");
+  std::string header;
+  ASSERT_TRUE(static_cast<bool>(std::getline(metrics, header)));
+  int headers = 1, rows = 0;
+  for (std::string line; std::getline(metrics, line);) {
+    (line == header ? headers : rows) += 1;
+  }
+  EXPECT_EQ(headers, 1);
+  EXPECT_GT(rows, 0);
 }

@@ -17,31 +17,22 @@
 #include "core/execution.h"
 #include "core/file_checksum.h"
 #include "core/sha256.h"
+#include "tests/hostile_yaml.h"
+#include "tests/log_capture.h"
 #include "tests/memory_limit.h"
 #include "tests/test_util.h"
 
 namespace adascale::core {
 namespace {
 
+using adascale::testing::billion_laughs;
 using adascale::testing::kBadAlloc;
+using adascale::testing::LogCapture;
 using adascale::testing::run_with_address_limit;
 using adascale::testing::TempDir;
 namespace fs = std::filesystem;
 
 constexpr size_t kHeadroom = size_t(512) << 20;
-
-// 413 bytes that expand to 10^9 scalars when every alias is copied.
-std::string billion_laughs(const std::string& top_key) {
-  std::string y = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
-  const std::string names = "abcdefghi";
-  for (size_t i = 1; i < names.size(); ++i) {
-    const std::string prev = std::string("*") + names[i - 1];
-    y += std::string(1, names[i]) + ": &" + names[i] + " [";
-    for (int k = 0; k < 10; ++k) y += (k ? ", " : "") + prev;
-    y += "]\n";
-  }
-  return y + top_key + ": *i\n";
-}
 
 // Runs `body` (which must throw) under the limit; the child exits 0 when it
 // threw a std::exception whose message holds `needle`.
@@ -111,13 +102,30 @@ TEST(HostileConfig, OneFileIncludedThousandsOfTimesIsRefused) {
 
 TEST(HostileConfig, ThreadCountIsClampedToAFewPerCore) {
   const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
-  EXPECT_EQ(resolve_threads("4096"),
-            std::min(4096, kMaxThreadsPerCore * hardware));
+  const int limit = kMaxThreadsPerCore * hardware;
+  {
+    LogCapture capture;
+    EXPECT_EQ(resolve_threads("4096"), std::min(4096, limit));
+    // The clamp is said, not silent (a machine with 1024+ hardware threads
+    // has nothing to clamp).
+    const std::string notice =
+        "threads: 4096 is more than " + std::to_string(kMaxThreadsPerCore) +
+        "x the " + std::to_string(hardware) + " hardware threads; using " +
+        std::to_string(limit);
+    if (4096 > limit) {
+      EXPECT_NE(capture.text().find(notice), std::string::npos)
+          << capture.text();
+    } else {
+      EXPECT_EQ(capture.text(), "");
+    }
+  }
   // Past the schema's own bound it is an error, as before.
   EXPECT_THROW_WITH(resolve_threads("100000"), ConfigError, "threads:");
+  // At or under the limit: the count as given, and nothing said.
+  LogCapture capture;
   EXPECT_EQ(resolve_threads("1"), 1);
-  EXPECT_EQ(resolve_threads(std::to_string(kMaxThreadsPerCore * hardware)),
-            kMaxThreadsPerCore * hardware);
+  EXPECT_EQ(resolve_threads(std::to_string(limit)), limit);
+  EXPECT_EQ(capture.text(), "");
 }
 
 TEST(FileChecksum, SealedBytesRoundTripAndAnyFlippedByteIsFound) {

@@ -14,6 +14,7 @@
 #include "datasets/channel_stats.h"
 #include "datasets/data_loader.h"
 #include "datasets/dataset_factory.h"
+#include "tests/memory_limit.h"
 #include "tests/test_util.h"
 
 namespace adascale::datasets {
@@ -205,10 +206,32 @@ TEST(ImageFolderReader, HugeDeclaredImageIsRefusedBeforeDecoding) {
     bytes[size_t(at) + 3] = char(30000 & 0xff);
   }
   dir.write("train/ant/img0.png", bytes);
+  const std::string refusal =
+      path + ": cannot decode image: PNG header declares 30000x30000 pixels";
   EXPECT_THROW_WITH(read_image_folder(dir.path(), options()), DataError,
-                    path +
-                        ": cannot decode image: PNG header declares "
-                        "30000x30000 pixels");
+                    refusal);
+  // Bounded memory, checked under an address-space limit in a forked child:
+  // 2.7 GB decoded would end there in std::bad_alloc. Over cache_mb, so the
+  // image is decoded only when read, here on the calling thread (the child
+  // has no other; the in-memory path above decodes on TBB's workers).
+  const ImageFolderSplits s = read_image_folder(dir.path(), options(kSide, 0));
+  ASSERT_FALSE(s.train.in_memory());
+  ASSERT_EQ(s.train.labels[2], 1);  // Bee's img0 and img1, then ant's img0
+  const auto run = testing::run_with_address_limit(size_t(256) << 20, [&] {
+    std::vector<uint8_t> scratch(size_t(s.train.image_bytes()));
+    try {
+      s.train.read_image(2, scratch.data());
+    } catch (const DataError& e) {
+      if (std::string(e.what()).find(refusal) != std::string::npos) return 0;
+      throw;  // its message comes back in run.message
+    }
+    return 6;  // decoded
+  });
+  EXPECT_EQ(run.status, 0) << (run.status == testing::kBadAlloc
+                                   ? "ran out of its address-space limit: "
+                                   : "status " + std::to_string(run.status) +
+                                         ": ")
+                           << run.message;
 }
 
 TEST(ImageFolderReader, EmptyClassIsAnError) {

@@ -4,8 +4,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <string>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "tests/hostile_yaml.h"
+#include "tests/memory_limit.h"
 #include "tests/test_util.h"
 
 namespace adascale::harness {
@@ -210,6 +215,41 @@ TEST(LoadTrace, ErrorsNameTheFileAndKey) {
 
   EXPECT_THROW_WITH(LoadTrace::from_file(dir.file("missing.yaml")), ConfigError,
                     "missing.yaml");
+}
+
+// `--trace FILE` reads YAML a user hands in: an alias bomb there is refused
+// by name, within bounded memory (an address-space limit in a forked child;
+// a loader that expanded the aliases would end in std::bad_alloc there).
+TEST(LoadTrace, AliasBombIsRefusedWithinBoundedMemory) {
+  testing::TempDir dir;
+  const std::string path = dir.write(
+      "bomb.yaml", "kind: steps\n" + testing::billion_laughs("steps"));
+  ASSERT_LT(std::filesystem::file_size(path), 600u);
+  const std::string needle = "once YAML aliases are expanded";
+  auto refused_in_bounds = [&](const std::function<void()>& load,
+                               const std::string& source) {
+    const auto run = testing::run_with_address_limit(size_t(512) << 20, [&] {
+      try {
+        load();
+      } catch (const ConfigError& e) {
+        const std::string what = e.what();
+        if (what.find(needle) != std::string::npos &&
+            what.find(source) != std::string::npos) {
+          return 0;
+        }
+        throw;  // its message comes back in run.message
+      }
+      return 6;  // accepted
+    });
+    EXPECT_EQ(run.status, 0) << (run.status == testing::kBadAlloc
+                                     ? "ran out of its address-space limit"
+                                     : "status " + std::to_string(run.status))
+                             << " " << run.message;
+  };
+  refused_in_bounds([&] { LoadTrace::from_file(path); }, path);
+  refused_in_bounds(
+      [&] { LoadTrace::from_yaml(core::read_file(path), "inline trace"); },
+      "inline trace");
 }
 
 }  // namespace

@@ -3,14 +3,18 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
 #include "core/error.h"
+#include "core/execution.h"
+#include "runtime/intra_op_threads.h"
 #include "search/performance_tables.h"
 #include "tests/fixtures/tiny_elastic_spec.h"
+#include "tests/log_capture.h"
 #include "tests/test_util.h"
 
 namespace adascale::runtime {
@@ -202,6 +206,36 @@ TEST_F(AdaptiveRuntimeTest, BadOptionsAndFilesNameTheCause) {
   EXPECT_THROW_WITH(
       AdaptiveRuntime::open(dir_.file("none.adascale"), options()), Error,
       "none.adascale");
+}
+
+// intra_op_threads up to the schema's 4096 is clamped as a run's `threads`
+// is (core::clamp_threads), with a notice: a library user's count never
+// reaches OpenMP unclamped.
+TEST_F(AdaptiveRuntimeTest, IntraOpThreadsAreClampedToAFewPerCore) {
+  const int hardware = int(std::max(1u, std::thread::hardware_concurrency()));
+  const int limit = core::kMaxThreadsPerCore * hardware;
+  RuntimeOptions o = options();
+  o.intra_op_threads = 4096;
+  testing::LogCapture capture;
+  AdaptiveRuntime rt = AdaptiveRuntime::open(bundle_, o);
+  rt.reset(/*adapt=*/false);
+  // Checked before an inference would start that many threads.
+  ASSERT_LE(rt.engine().threads(), limit);
+  EXPECT_EQ(rt.engine().threads(), std::min(4096, limit));
+  if (4096 > limit) {
+    EXPECT_NE(capture.text().find("intra_op_threads: 4096 is more than " +
+                                  std::to_string(core::kMaxThreadsPerCore) +
+                                  "x the " + std::to_string(hardware) +
+                                  " hardware threads; using " +
+                                  std::to_string(limit)),
+              std::string::npos)
+        << capture.text();
+  }
+  // Inference runs at that count: the calling thread's OpenMP team.
+  const int before = intra_op_threads();
+  rt.infer(torch::randn({3, 16, 16}));
+  EXPECT_LE(intra_op_threads(), limit);
+  set_intra_op_threads(before);
 }
 
 // The net goes to the configured device before the engine is built; the

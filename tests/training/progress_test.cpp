@@ -1,7 +1,6 @@
 #include "training/progress.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -9,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/logging.h"
+#include "tests/log_capture.h"
 #include "tests/test_util.h"
 
 namespace adascale::training {
@@ -89,32 +89,7 @@ TEST(Progress, BarPadsOverALongerPreviousLine) {
                         std::string(first.size() - 33, ' '));
 }
 
-// Routes the shared logger into a string for the test's lifetime.
-class LogCapture {
- public:
-  LogCapture() : saved_sinks_(log::logger().sinks()) {
-    saved_level_ = log::logger().level();
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-    sink->set_pattern("%v");
-    log::logger().sinks() = {sink};
-    log::logger().set_level(spdlog::level::info);
-  }
-  ~LogCapture() {
-    log::logger().sinks() = saved_sinks_;
-    log::logger().set_level(saved_level_);
-  }
-  std::vector<std::string> lines() const {
-    std::vector<std::string> out;
-    std::istringstream in(stream_.str());
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-  }
-
- private:
-  std::ostringstream stream_;
-  std::vector<spdlog::sink_ptr> saved_sinks_;
-  spdlog::level::level_enum saved_level_;
-};
+using adascale::testing::LogCapture;
 
 TEST(Progress, LinesModeLogsEveryLogEveryStepsAndTheLast) {
   for (int64_t total : {20, 23, 1}) {
