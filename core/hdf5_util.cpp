@@ -80,6 +80,27 @@ Handle memory_type(const RowLayout& layout, const std::string& where) {
   return type;
 }
 
+/// The file and memory dataspaces that address rows [first, first + count)
+/// of `dataset`; both invalid when HDF5 refuses the selection.
+struct RowSelection {
+  Handle file_space;
+  Handle mem_space;
+  bool valid() const { return file_space.valid() && mem_space.valid(); }
+};
+
+RowSelection select_rows(hid_t dataset, int64_t first, int64_t count) {
+  RowSelection selection{Handle(H5Dget_space(dataset), H5Sclose), Handle()};
+  hsize_t start[1] = {static_cast<hsize_t>(first)};
+  hsize_t n[1] = {static_cast<hsize_t>(count)};
+  selection.mem_space = Handle(H5Screate_simple(1, n, nullptr), H5Sclose);
+  if (!selection.valid() ||
+      H5Sselect_hyperslab(selection.file_space.get(), H5S_SELECT_SET, start,
+                          nullptr, n, nullptr) < 0) {
+    return {};
+  }
+  return selection;
+}
+
 }  // namespace
 
 Handle::Handle(Handle&& other) noexcept : id_(other.id_), close_(other.close_) {
@@ -196,15 +217,10 @@ void RowDataset::append(const void* data, int64_t count) {
   if (count <= 0) return;
   int64_t first = rows();
   resize(first + count);
-  Handle file_space(H5Dget_space(dataset_.get()), H5Sclose);
-  hsize_t start[1] = {static_cast<hsize_t>(first)};
-  hsize_t n[1] = {static_cast<hsize_t>(count)};
-  Handle mem_space(H5Screate_simple(1, n, nullptr), H5Sclose);
-  if (!file_space.valid() || !mem_space.valid() ||
-      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n,
-                          nullptr) < 0 ||
-      H5Dwrite(dataset_.get(), memory_type_.get(), mem_space.get(),
-               file_space.get(), H5P_DEFAULT, data) < 0) {
+  const RowSelection rows = select_rows(dataset_.get(), first, count);
+  if (!rows.valid() ||
+      H5Dwrite(dataset_.get(), memory_type_.get(), rows.mem_space.get(),
+               rows.file_space.get(), H5P_DEFAULT, data) < 0) {
     fail("cannot write rows " + std::to_string(first) + ".." +
          std::to_string(first + count - 1));
   }
@@ -216,15 +232,10 @@ void RowDataset::read(void* out, int64_t first, int64_t count) const {
     throw InternalError(where_ + ": read past the end");
   }
   check_stored_columns();
-  Handle file_space(H5Dget_space(dataset_.get()), H5Sclose);
-  hsize_t start[1] = {static_cast<hsize_t>(first)};
-  hsize_t n[1] = {static_cast<hsize_t>(count)};
-  Handle mem_space(H5Screate_simple(1, n, nullptr), H5Sclose);
-  if (!file_space.valid() || !mem_space.valid() ||
-      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n,
-                          nullptr) < 0 ||
-      H5Dread(dataset_.get(), memory_type_.get(), mem_space.get(),
-              file_space.get(), H5P_DEFAULT, out) < 0) {
+  const RowSelection rows = select_rows(dataset_.get(), first, count);
+  if (!rows.valid() ||
+      H5Dread(dataset_.get(), memory_type_.get(), rows.mem_space.get(),
+              rows.file_space.get(), H5P_DEFAULT, out) < 0) {
     throw DataError(where_ + ": cannot read rows" + hdf5_reason());
   }
 }
