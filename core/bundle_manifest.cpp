@@ -140,8 +140,12 @@ void check_manifest_format(const std::string& text, const std::string& source) {
   config::Node tree;
   try {
     tree = config::parse_yaml(text, source);
-  } catch (const ConfigError&) {
-    fail(source, "not an AdaScale bundle manifest (not YAML)");
+  } catch (const ConfigError& e) {
+    // The parser's reason (bad YAML, an alias bomb) without its own
+    // "<source>: " prefix, which fail() adds.
+    std::string why = e.what();
+    if (why.rfind(source + ": ", 0) == 0) why.erase(0, source.size() + 2);
+    fail(source, "not an AdaScale bundle manifest: " + why);
   }
   const config::Node* format =
       tree.kind == config::Node::Kind::kMap ? tree.find("format") : nullptr;

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/sha256.h"
+#include "tests/hostile_yaml.h"
 #include "tests/test_util.h"
 
 namespace adascale::core {
@@ -68,6 +69,17 @@ TEST(BundleManifest, AnotherVersionIsRefusedNamingBothVersions) {
                                           "format_version: 2\nnew_key: 1\n",
                                           "m.yaml"),
                     DataError, "version 2, this build reads version 1");
+}
+
+// The parser's reason reaches the user: a billion-laughs manifest is
+// refused as one, not as "not YAML".
+TEST(BundleManifest, AnAliasBombIsRefusedSayingSo) {
+  const std::string bomb = "format: adascale-bundle\nformat_version: 1\n" +
+                           testing::billion_laughs("classes");
+  EXPECT_THROW_WITH(check_manifest_format(bomb, "m.yaml"), DataError,
+                    "m.yaml: not an AdaScale bundle manifest: more than");
+  EXPECT_THROW_WITH(check_manifest_format(bomb, "m.yaml"), DataError,
+                    "once YAML aliases are expanded");
 }
 
 TEST(BundleManifest, ForeignOrInconsistentManifestsAreRefused) {
