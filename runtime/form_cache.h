@@ -1,5 +1,5 @@
 #pragma once
-/// The engine's form cache (issue 21): which form each block runs, decided
+/// The engine's form cache: which form each block runs, decided
 /// once per machine and stored, so that a start-up under a burst of load
 /// reuses the decision measured earlier instead of timing again, and a
 /// cached start skips the timing altogether.

@@ -1,5 +1,5 @@
 #pragma once
-/// The rule that picks the form each engine block runs (issue 21): eager,
+/// The rule that picks the form each engine block runs: eager,
 /// the frozen and optimised float graph, or int8.
 ///
 /// The optimised form is the default: it does strictly less work than the

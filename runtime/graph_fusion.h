@@ -1,5 +1,5 @@
 #pragma once
-/// Fusion across block boundaries (issue 21): the frozen graphs of a
+/// Fusion across block boundaries: the frozen graphs of a
 /// variant's blocks stitched into one TorchScript graph, so the variant
 /// runs as one call of the graph executor instead of one per block.
 ///

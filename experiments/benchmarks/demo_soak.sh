@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak benchmark (issue 19): adascale-demo's adaptive phase for a long run
+# Soak benchmark: adascale-demo's adaptive phase for a long run
 # under a load trace, with the demo's resident memory sampled every
 # INTERVAL seconds. Prints RSS first / last / max, the growth between the
 # first and second half, the demo's misses and its exit status; writes

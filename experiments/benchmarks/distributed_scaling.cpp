@@ -1,4 +1,4 @@
-// Data-parallel training throughput (issue 18's benchmark): on one machine,
+// Data-parallel training throughput: on one machine,
 // 1 process × T threads against T ranks × 1 thread (torchrun, Gloo over
 // loopback) at the same global batch, for the elastic net's stage 1 and
 // stage 4 (all candidates, freeze mode) and ResNet18; all-reduce time and
