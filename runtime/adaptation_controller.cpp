@@ -35,14 +35,15 @@ AdaptationController::AdaptationController(
     AdaptiveEngine& engine, AdaptationPolicy policy,
     std::vector<size_t> engine_index, ForecastConfig forecast,
     LoadIndexWeights weights, std::optional<ThreadGovernor> governor,
-    double feedback_quantile)
+    double feedback_quantile, LatencyQuantileConfig latency_quantile)
     : engine_(engine),
       policy_(std::move(policy)),
       engine_index_(std::move(engine_index)),
       forecaster_(forecast),
       weights_(weights),
       governor_(std::move(governor)),
-      feedback_quantile_(feedback_quantile) {
+      feedback_quantile_(feedback_quantile),
+      latency_quantile_(latency_quantile) {
   validate_load_index_weights(weights_);
   if (!(feedback_quantile_ >= 0.5 && feedback_quantile_ <= 1.0)) {
     throw UsageError(fmt::format(
@@ -60,6 +61,7 @@ AdaptationController::AdaptationController(
   }
   pending_.reserve(kPendingCapacity);
   status_.load = std::numeric_limits<double>::quiet_NaN();
+  status_.latency_bound_ms = std::numeric_limits<double>::quiet_NaN();
   status_.last = policy_.decide(0.0);
   status_.variant = engine_index_[status_.last.row];
   engine_.switch_to(status_.variant);
@@ -121,14 +123,19 @@ void AdaptationController::apply(const Decision& d) {
   status_.last = d;
   status_.variant = engine_index_[d.row];
   status_.feedback_ratio = policy_.feedback_ratio();
+  status_.latency_bound_ms = latency_quantile_.predict(d.predicted_ms);
 }
 
 void AdaptationController::observe(const InferenceResult& result) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (result.variant != status_.variant || !(result.latency_ms > 0)) return;
-  if (result.exit == engine_.variants()[result.variant].exit &&
-      pending_.size() < kPendingCapacity) {
-    pending_.push_back(result.latency_ms);
+  if (result.exit == engine_.variants()[result.variant].exit) {
+    if (pending_.size() < kPendingCapacity) {
+      pending_.push_back(result.latency_ms);
+    }
+    latency_quantile_.observe(status_.last.predicted_ms,
+                              status_.latency_bound_ms, result.latency_ms);
+    status_.bound_score = latency_quantile_.score();
   }
   count_overrun(result.latency_ms);
 }

@@ -18,6 +18,7 @@
 #include "runtime/adaptive_engine.h"
 #include "runtime/ar_forecaster.h"
 #include "runtime/forecast_selector.h"
+#include "runtime/latency_quantile.h"
 #include "runtime/load_index.h"
 #include "runtime/resource_sample.h"
 #include "runtime/thread_governor.h"
@@ -44,6 +45,11 @@ struct ControllerStatus {
   ForecastScore forecast_score;
   /// The forecast behind `forecast`.
   ForecastModel forecast_model = ForecastModel::kNaive;
+  /// Predicted q-quantile of the running variant's latency until the next
+  /// decision (LatencyQuantile; NaN while it warms up), and how the
+  /// predictions held against the latencies that followed them.
+  double latency_bound_ms = 0;
+  QuantileScore bound_score;
 };
 
 class AdaptationController {
@@ -57,7 +63,8 @@ class AdaptationController {
                        ForecastConfig forecast = {},
                        LoadIndexWeights weights = {},
                        std::optional<ThreadGovernor> governor = std::nullopt,
-                       double feedback_quantile = 0.5);
+                       double feedback_quantile = 0.5,
+                       LatencyQuantileConfig latency_quantile = {});
 
   /// Feeds one resource sample: load index → forecaster → policy → engine,
   /// and the background load → thread governor → engine thread count (when
@@ -103,6 +110,7 @@ class AdaptationController {
   LoadIndexWeights weights_;
   std::optional<ThreadGovernor> governor_;
   double feedback_quantile_;
+  LatencyQuantile latency_quantile_;
   mutable std::mutex mutex_;  // everything below and policy_, forecaster_
   ControllerStatus status_;
   std::vector<double> pending_;  // latencies since the last decision

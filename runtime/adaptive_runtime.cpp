@@ -40,6 +40,9 @@ void validate_runtime_options(const RuntimeOptions& o) {
     throw UsageError(fmt::format(
         "feedback_quantile: must be in [0.5, 1], got {}", o.feedback_quantile));
   }
+  LatencyQuantileConfig bound;
+  bound.quantile = o.predicted_quantile;
+  validate_latency_quantile_config(bound);
   if (!(o.min_accuracy >= 0 && o.min_accuracy <= 1)) {
     throw UsageError(
         fmt::format("min_accuracy: must be in [0, 1], got {}", o.min_accuracy));
@@ -64,6 +67,12 @@ struct AdaptiveRuntime::Impl {
   // open() by the rule of a run's `threads` (core::clamp_threads).
   int start_threads = 1;
 
+  LatencyQuantileConfig bound_config() const {
+    LatencyQuantileConfig c;
+    c.quantile = options.predicted_quantile;
+    return c;
+  }
+
   void reset(bool adapt) {
     monitor.reset();
     controller.reset();
@@ -77,7 +86,7 @@ struct AdaptiveRuntime::Impl {
         *engine,
         AdaptationPolicy(rows.rows, rows.layers, rows.model, options.policy),
         engine_index, options.forecast, options.monitor.load_index,
-        std::move(governor), options.feedback_quantile);
+        std::move(governor), options.feedback_quantile, bound_config());
     engine->set_early_exit_threshold(adapt ? options.policy.early_exit_threshold
                                            : 0.0);
     ResourceMonitor::Sampler source = options.sampler;

@@ -59,6 +59,9 @@ struct RuntimeOptions {
   int intra_op_threads = 0;
   /// Latency quantile between decisions fed back to the policy, [0.5, 1].
   double feedback_quantile = 0.5;
+  /// q of the latency bound the loop predicts for the running variant
+  /// (runtime/latency_quantile.h), reported with how often it held.
+  double predicted_quantile = 0.9;
   /// Variants whose validation top-1 is below this never run (nor do those
   /// without one): when nothing meets the budget the policy falls back to
   /// the fastest variant, which must still be worth running.
@@ -94,6 +97,8 @@ struct RuntimeOptions {
       "0 = all hardware threads");
     v("feedback_quantile", feedback_quantile, check::in_range(0.5, 1.0),
       "latency quantile fed back");
+    v("predicted_quantile", predicted_quantile, check::in_range(0.5, 0.999),
+      "q of the predicted latency bound");
     v("min_accuracy", min_accuracy, check::in_range(0.0, 1.0),
       "validation top-1 floor");
     v("tables_device", tables_device, "\"\" = the measured device");

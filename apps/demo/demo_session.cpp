@@ -156,6 +156,7 @@ PhaseSummary DemoSession::run_phase(const std::string& phase, bool adaptive) {
 
   runtime::ControllerStatus status = runtime_.stats().loop;
   summary.forecast = status.forecast_score;
+  summary.bound = status.bound_score;
   summary.seconds = clock.seconds();
   summary.inferences = all_latencies.count();
   const double n = std::max<double>(1, double(summary.inferences));

@@ -67,6 +67,10 @@ struct PhaseSummary {
   /// often each was the one the policy got; 0 scored when the phase was too
   /// short.
   runtime::ForecastScore forecast;
+  /// How the loop's predicted latency bound (its q-quantile, q =
+  /// runtime.predicted_quantile) held: latencies of the running variant
+  /// scored against the bound predicted before they ran.
+  runtime::QuantileScore bound;
   /// Share of inferences per variant id.
   std::map<std::string, double> variant_share;
   /// Share of inferences per exit taken (1-based).

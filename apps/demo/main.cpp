@@ -101,6 +101,11 @@ nlohmann::json to_json(const demo::PhaseSummary& s) {
   j["forecasts_scored"] = s.forecast.scored;
   j["forecasts_used"] = {{"ar", s.forecast.ar_used},
                          {"naive", s.forecast.naive_used}};
+  j["latency_bound_scored"] = s.bound.scored;
+  j["latency_bound_coverage"] =
+      s.bound.scored > 0 ? nlohmann::json(s.bound.coverage()) : nullptr;
+  j["latency_bound_tightness"] =
+      s.bound.scored > 0 ? nlohmann::json(s.bound.tightness()) : nullptr;
   j["variant_share"] = s.variant_share;
   nlohmann::json exits;
   for (const auto& [e, share] : s.exit_share) exits[std::to_string(e)] = share;
@@ -168,6 +173,14 @@ void print_report(const demo::PhaseSummary* a, const demo::PhaseSummary* s,
         p.phase, runtime.monitor.period_ms * runtime.forecast.horizon, f.scored,
         f.ar_mae, f.naive_mae, runtime.forecast.model, f.ar_used, f.naive_used,
         f.used_mae);
+  }
+  for (const auto& p : phases) {
+    if (p.bound.scored == 0) continue;
+    fmt::print(
+        "{} phase latency bound (predicted p{:g}): {:.1f}% of {} latencies at "
+        "or under it; mean bound {:.2f}x the mean latency\n",
+        p.phase, 100 * runtime.predicted_quantile, 100 * p.bound.coverage(),
+        p.bound.scored, p.bound.tightness());
   }
   fmt::print(
       "wrote {0}/timeline.csv, {0}/summary.json, {0}/timeline.png, "
@@ -309,6 +322,7 @@ int run(const Args& args, const std::string& exe) {
   summary["adapt_threads"] = cfg.runtime.governor.enabled;
   summary["min_accuracy"] = min_accuracy;
   summary["feedback_quantile"] = cfg.runtime.feedback_quantile;
+  summary["predicted_quantile"] = cfg.runtime.predicted_quantile;
   summary["variants_considered"] = rows.rows.size();
   summary["forecaster"] = cfg.runtime.forecast.model;
   summary["interrupted"] = interrupted;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "runtime/variant_rows.h"
 #include "tests/fixtures/tiny_elastic_spec.h"
@@ -238,6 +240,30 @@ TEST(AdaptationController, MismatchedIndicesAreRefused) {
   std::vector<size_t> bad = f.engine_index;
   bad[0] = 999;
   EXPECT_THROW(AdaptationController(f.engine, policy, bad), UsageError);
+}
+
+// The loop predicts the running variant's p90 at each decision from the
+// latencies it has seen against their predictions, and scores every later
+// latency against the bound made before it.
+TEST(AdaptationController, PredictsALatencyBoundAndScoresIt) {
+  Fixture f;
+  auto controller = f.controller(100);
+  EXPECT_TRUE(std::isnan(controller.status().latency_bound_ms));
+  const double predicted = controller.status().last.predicted_ms;
+  for (int i = 0; i < 100; ++i) {  // ratios 1.00 … 1.09, ten of each
+    controller.observe(result_of(f.engine, predicted * (1 + 0.01 * (i % 10))));
+  }
+  EXPECT_EQ(controller.status().bound_score.scored, 0);  // no bound yet
+  controller.on_sample(Fixture::sample(0.0));
+  const ControllerStatus s = controller.status();
+  // The 0.9 quantile of the ratios sits at rank 90.9 of 100, between the
+  // last 1.08 (rank 90) and the first 1.09: 1.089.
+  EXPECT_NEAR(s.latency_bound_ms, s.last.predicted_ms * 1.089, 1e-9);
+  controller.observe(result_of(f.engine, s.latency_bound_ms * 0.5));
+  controller.observe(result_of(f.engine, s.latency_bound_ms * 2));
+  const QuantileScore score = controller.status().bound_score;
+  EXPECT_EQ(score.scored, 2);
+  EXPECT_EQ(score.covered, 1);
 }
 
 TEST(VariantRows, TakeTheRowsOfTheFittedDeviceInEngineOrder) {
