@@ -658,8 +658,11 @@ TEST(CliTables, TablesThenSearchOnATrainedRun) {
   EXPECT_EQ(js["variants"], 6);
   double best = js["best"]["validation_top1"].get<double>();
   // With no binding budget the answer is the most accurate variant.
-  for (const auto& e : nlohmann::json::parse(
-           run("eval --json --split validation --run " + out).out)["variants"])
+  // Held in a local: a range-for over parse(...)["variants"] would walk a
+  // member of a temporary already destroyed (ASan: heap-use-after-free).
+  const auto scored = nlohmann::json::parse(
+      run("eval --json --split validation --run " + out).out);
+  for (const auto& e : scored["variants"])
     EXPECT_LE(e["top1"].get<double>(), best + 1e-9);
 
   Result miss = run("search --run " + out + " --latency-ms 0.000001");
