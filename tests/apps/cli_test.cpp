@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -1099,6 +1100,66 @@ TEST(CliDemo, BadInputsAreOneLineAndNonZero) {
   for (const Case& c : cases) {
     Result r = demo(c.args);
     EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_EQ(count_lines(r.err), 1) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n"
+                                                       << r.err;
+  }
+}
+
+// ---- the embedding example (examples/embed_runtime.cpp, docs/runtime.md) ----
+
+namespace {
+
+Result embed(const std::string& args) {
+  return run_binary(ADASCALE_EMBED_BIN, args);
+}
+
+}  // namespace
+
+TEST(CliEmbedExample, RunsTheTenLinesOnAnExportedBundle) {
+  adascale::testing::TempDir dir;
+  std::string run_dir = trained_run(dir, true);
+  std::string bundle = dir.file("tiny.adascale");
+  ASSERT_EQ(run("export --run " + run_dir + " --out " + bundle).status, 0);
+  Result r = embed(bundle + " 50 25");
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(count_lines(r.out), 1) << r.out;
+
+  // "last class C; N inferences; running V; ..." with C one of the
+  // bundle's classes and V one of its variants' names.
+  const adascale::runtime::LoadedBundle loaded =
+      adascale::runtime::load_bundle(bundle);
+  const std::string prefix = "last class ";
+  ASSERT_EQ(r.out.rfind(prefix, 0), 0u) << r.out;
+  const std::string label =
+      r.out.substr(prefix.size(), r.out.find(';') - prefix.size());
+  EXPECT_NE(std::find(loaded.class_names.begin(), loaded.class_names.end(),
+                      label),
+            loaded.class_names.end())
+      << label;
+  EXPECT_NE(r.out.find("; 25 inferences; running e"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" decisions, "), std::string::npos) << r.out;
+}
+
+TEST(CliEmbedExample, BadArgumentsAreOneLineAndNonZero) {
+  adascale::testing::TempDir dir;
+  Result usage = embed("");
+  EXPECT_EQ(usage.status, 2);
+  EXPECT_NE(usage.err.find("usage: embed_runtime"), std::string::npos)
+      << usage.err;
+  struct Case {
+    std::string args, expect;
+  };
+  const Case cases[] = {
+      {dir.file("none.adascale"), "none.adascale"},
+      {dir.file("none.adascale") + " -3", "BUDGET_MS"},
+      {dir.file("none.adascale") + " 10 2.5", "ITERATIONS"},
+      {dir.file("none.adascale") + " 10 many", "ITERATIONS"},
+  };
+  for (const Case& c : cases) {
+    Result r = embed(c.args);
+    EXPECT_EQ(r.status, 1) << c.args;
     EXPECT_EQ(count_lines(r.err), 1) << c.args << "\n" << r.err;
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n"
                                                        << r.err;
