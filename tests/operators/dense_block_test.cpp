@@ -3,20 +3,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "tests/operators/operator_test_util.h"
+
 namespace adascale::operators {
 namespace {
 
-core::OperatorSpec dense_spec(int in, int out, int stride) {
-  core::OperatorSpec s;
-  s.type = "dense";
-  s.in_channels = in;
-  s.out_channels = out;
-  s.stride = stride;
-  return s;
-}
+using testing::spec_for;
 
 TEST(DenseBlock, GrowthRateDefaultsToAQuarterOfOutAndScalesWithWidth) {
-  auto s = dense_spec(16, 32, 1);
+  auto s = spec_for("dense", 16, 32, 1);
   EXPECT_EQ(dense_growth_rate(s), 8);
   s.width = 0.5;
   EXPECT_EQ(dense_growth_rate(s), 4);
@@ -28,7 +23,7 @@ TEST(DenseBlock, GrowthRateDefaultsToAQuarterOfOutAndScalesWithWidth) {
 }
 
 TEST(DenseBlock, EachLayerReadsEverythingBeforeIt) {
-  auto s = dense_spec(16, 24, 1);
+  auto s = spec_for("dense", 16, 24, 1);
   s.layers = 3;
   s.growth_rate = 12;
   DenseBlock block(s);
@@ -45,7 +40,7 @@ TEST(DenseBlock, EachLayerReadsEverythingBeforeIt) {
 
 TEST(DenseBlock, FeaturesAreTheInputFollowedByEveryLayersOutput) {
   torch::manual_seed(4);
-  auto s = dense_spec(8, 16, 1);
+  auto s = spec_for("dense", 8, 16, 1);
   s.layers = 2;
   s.growth_rate = 4;
   DenseBlock block(s);
@@ -64,7 +59,7 @@ TEST(DenseBlock, FeaturesAreTheInputFollowedByEveryLayersOutput) {
 
 TEST(DenseBlock, StrideAveragesCeilWindowsOverOddSizes) {
   for (int stride : {2, 3}) {
-    DenseBlock block(dense_spec(8, 16, stride));
+    DenseBlock block(spec_for("dense", 8, 16, stride));
     ASSERT_FALSE(block->pool.is_empty());
     auto y = block->forward(torch::randn({2, 8, 7, 9}));
     EXPECT_EQ(y.sizes().vec(),
@@ -72,11 +67,11 @@ TEST(DenseBlock, StrideAveragesCeilWindowsOverOddSizes) {
                                     (9 + stride - 1) / stride}));
   }
   // The last, partial window averages only the pixels it covers.
-  DenseBlock block(dense_spec(8, 16, 2));
+  DenseBlock block(spec_for("dense", 8, 16, 2));
   auto ones = torch::ones({1, 1, 3, 3});
   auto pooled = block->pool(ones);
   EXPECT_TRUE(torch::allclose(pooled, torch::ones({1, 1, 2, 2})));
-  EXPECT_TRUE(DenseBlock(dense_spec(8, 16, 1))->pool.is_empty());
+  EXPECT_TRUE(DenseBlock(spec_for("dense", 8, 16, 1))->pool.is_empty());
 }
 
 }  // namespace

@@ -3,23 +3,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "tests/operators/operator_test_util.h"
+
 namespace adascale::operators {
 namespace {
 
-core::OperatorSpec dws_spec(int in, int out, int stride) {
-  core::OperatorSpec s;
-  s.type = "dws";
-  s.in_channels = in;
-  s.out_channels = out;
-  s.stride = stride;
-  return s;
-}
-
-int64_t parameter_count(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
+using testing::parameter_count;
+using testing::spec_for;
 
 TEST(DepthwiseSeparable, ParameterCountMatchesAHandCount) {
   // 16→32, stride 2, k=3, mid = 32: each conv without bias, BN has γ and β.
@@ -29,17 +19,17 @@ TEST(DepthwiseSeparable, ParameterCountMatchesAHandCount) {
   int64_t dw2 = mid * k * k + 2 * mid;
   int64_t pw2 = mid * out + 2 * out;
   int64_t projection = in * out + 2 * out;
-  DepthwiseSeparable block(dws_spec(16, 32, 2));
+  DepthwiseSeparable block(spec_for("dws", 16, 32, 2));
   EXPECT_EQ(parameter_count(*block), dw1 + pw1 + dw2 + pw2 + projection);
 
   // 64→64 stride 1: identity shortcut, mid = 64.
-  DepthwiseSeparable same(dws_spec(64, 64, 1));
+  DepthwiseSeparable same(spec_for("dws", 64, 64, 1));
   EXPECT_TRUE(same->shortcut->identity());
   EXPECT_EQ(parameter_count(*same), 2 * (64 * 9 + 128) + 2 * (64 * 64 + 128));
 }
 
 TEST(DepthwiseSeparable, DepthwiseConvsAreGroupedPerChannelAndCarryTheStride) {
-  auto s = dws_spec(16, 32, 2);
+  auto s = spec_for("dws", 16, 32, 2);
   s.kernel = 5;
   s.width = 0.5;
   DepthwiseSeparable block(s);
@@ -55,7 +45,7 @@ TEST(DepthwiseSeparable, DepthwiseConvsAreGroupedPerChannelAndCarryTheStride) {
 
 TEST(DepthwiseSeparable, EvalOutputEqualsAPlainComposition) {
   torch::manual_seed(3);
-  DepthwiseSeparable block(dws_spec(8, 8, 1));
+  DepthwiseSeparable block(spec_for("dws", 8, 8, 1));
   block->eval();
   auto x = torch::randn({2, 8, 6, 5});
   namespace F = torch::nn::functional;

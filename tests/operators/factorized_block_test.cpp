@@ -3,17 +3,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "tests/operators/operator_test_util.h"
+
 namespace adascale::operators {
 namespace {
 
-core::OperatorSpec factorized_spec(int in, int out, int stride) {
-  core::OperatorSpec s;
-  s.type = "factorized";
-  s.in_channels = in;
-  s.out_channels = out;
-  s.stride = stride;
-  return s;
-}
+using testing::spec_for;
 
 namespace F = torch::nn::functional;
 
@@ -33,7 +28,7 @@ torch::Tensor reference_unit(const ConvBnAct& u, const torch::Tensor& x,
 }
 
 TEST(FactorizedBlock, KernelsAreKx1Then1xKWithTheStrideOnTheFirst) {
-  auto s = factorized_spec(16, 32, 2);
+  auto s = spec_for("factorized", 16, 32, 2);
   s.kernel = 5;
   FactorizedBlock block(s);
   auto shape = [](const ConvBnAct& u) {
@@ -52,7 +47,7 @@ TEST(FactorizedBlock, KernelsAreKx1Then1xKWithTheStrideOnTheFirst) {
 TEST(FactorizedBlock, EvalOutputEqualsAPlainComposition) {
   torch::manual_seed(9);
   for (int stride : {1, 2}) {
-    FactorizedBlock block(factorized_spec(8, 16, stride));
+    FactorizedBlock block(spec_for("factorized", 8, 16, stride));
     {
       // Non-trivial running statistics.
       torch::NoGradGuard no_grad;
@@ -94,7 +89,7 @@ TEST(FactorizedBlock, HasFewerParametersThanTheBasicBlockItReplaces) {
     return n;
   };
   // 64→64, k=3: four (64·64·3) convs and four BNs.
-  FactorizedBlock block(factorized_spec(64, 64, 1));
+  FactorizedBlock block(spec_for("factorized", 64, 64, 1));
   EXPECT_EQ(count(*block), 4 * 64 * 64 * 3 + 4 * 128);
 }
 

@@ -6,19 +6,13 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "tests/operators/operator_test_util.h"
 #include "tests/test_util.h"
 
 namespace adascale::operators {
 namespace {
 
-core::OperatorSpec inception_spec(int in, int out, int stride) {
-  core::OperatorSpec s;
-  s.type = "inception";
-  s.in_channels = in;
-  s.out_channels = out;
-  s.stride = stride;
-  return s;
-}
+using testing::spec_for;
 
 TEST(InceptionBlock, BranchesSplitOutputChannelsWithTheRemainderFirst) {
   EXPECT_EQ(inception_branch_channels(32),
@@ -33,7 +27,7 @@ TEST(InceptionBlock, ConcatenatesExactlyOutChannels) {
     for (int stride : {1, 2}) {
       SCOPED_TRACE(::testing::Message()
                    << "out " << out << " stride " << stride);
-      InceptionBlock block(inception_spec(16, out, stride));
+      InceptionBlock block(spec_for("inception", 16, out, stride));
       block->eval();
       auto x = torch::randn({2, 16, 7, 9});
       auto c = inception_branch_channels(out);
@@ -54,7 +48,7 @@ TEST(InceptionBlock, ConcatenatesExactlyOutChannels) {
 
 TEST(InceptionBlock, EvalOutputIsTheSumOfConcatenatedBranchesAndShortcut) {
   torch::manual_seed(2);
-  InceptionBlock block(inception_spec(16, 24, 2));
+  InceptionBlock block(spec_for("inception", 16, 24, 2));
   block->eval();
   auto x = torch::randn({2, 16, 7, 9});
   auto branches =
@@ -66,7 +60,7 @@ TEST(InceptionBlock, EvalOutputIsTheSumOfConcatenatedBranchesAndShortcut) {
 }
 
 TEST(InceptionBlock, WidthScalesTheReductionsAndKernelTheConvs) {
-  auto s = inception_spec(16, 32, 1);
+  auto s = spec_for("inception", 16, 32, 1);
   s.width = 2.0;
   s.kernel = 5;
   InceptionBlock block(s);
@@ -77,8 +71,8 @@ TEST(InceptionBlock, WidthScalesTheReductionsAndKernelTheConvs) {
 }
 
 TEST(InceptionBlock, NeedsFourOutputChannels) {
-  EXPECT_THROW_WITH(InceptionBlock{inception_spec(16, 3, 1)}, ConfigError,
-                    "out_channels must be >= 4");
+  EXPECT_THROW_WITH(InceptionBlock{spec_for("inception", 16, 3, 1)},
+                    ConfigError, "out_channels must be >= 4");
 }
 
 }  // namespace

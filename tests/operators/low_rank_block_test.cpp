@@ -4,34 +4,22 @@
 #include <torch/torch.h>
 
 #include "operators/basic_block.h"
+#include "tests/operators/operator_test_util.h"
 
 namespace adascale::operators {
 namespace {
 
-core::OperatorSpec block_spec(const std::string& type, int in, int out,
-                              int stride) {
-  core::OperatorSpec s;
-  s.type = type;
-  s.in_channels = in;
-  s.out_channels = out;
-  s.stride = stride;
-  return s;
-}
-
-int64_t parameter_count(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
+using testing::parameter_count;
+using testing::spec_for;
 
 TEST(LowRankBlock, RanksFollowTheSpecPerConv) {
-  LowRankBlock block(block_spec("lowrank", 64, 64, 1));
+  LowRankBlock block(spec_for("lowrank", 64, 64, 1));
   EXPECT_EQ(block->conv1->options.rank(), 16);
   EXPECT_EQ(block->conv2->options.rank(), 16);
   // Two (64·9·16 + 16·64) pairs without bias, two BNs, identity shortcut.
   EXPECT_EQ(parameter_count(*block), 2 * (64 * 9 * 16 + 16 * 64) + 2 * 128);
 
-  auto s = block_spec("lowrank", 2, 64, 2);
+  auto s = spec_for("lowrank", 2, 64, 2);
   s.rank_ratio = 0.5;
   LowRankBlock narrow_input(s);
   EXPECT_EQ(narrow_input->conv1->options.rank(), 9);   // 0.5 × min(64, 18)
@@ -43,7 +31,7 @@ TEST(LowRankBlock, RanksFollowTheSpecPerConv) {
 }
 
 TEST(LowRankBlock, StrideIsOnTheFirstPair) {
-  LowRankBlock block(block_spec("lowrank", 16, 32, 2));
+  LowRankBlock block(spec_for("lowrank", 16, 32, 2));
   EXPECT_EQ((*block->conv1->first->options.stride())[0], 2);
   EXPECT_EQ((*block->conv2->first->options.stride())[0], 1);
   auto y = block->forward(torch::randn({2, 16, 7, 9}));
@@ -56,13 +44,13 @@ TEST(LowRankBlock, StrideIsOnTheFirstPair) {
 TEST(LowRankBlock, FullRankDecompositionOfABasicBlockReproducesIt) {
   torch::manual_seed(13);
   for (int stride : {1, 2}) {
-    BasicBlock basic(block_spec("basic", 8, 16, stride));
+    BasicBlock basic(spec_for("basic", 8, 16, stride));
     {
       torch::NoGradGuard no_grad;
       for (int i = 0; i < 3; ++i) basic->forward(torch::randn({4, 8, 6, 6}));
     }
     basic->eval();
-    auto s = block_spec("lowrank", 8, 16, stride);
+    auto s = spec_for("lowrank", 8, 16, stride);
     s.rank = 1000;  // clamped to each conv's full rank
     LowRankBlock block(s);
     block->eval();

@@ -4,19 +4,13 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "tests/operators/operator_test_util.h"
 #include "tests/test_util.h"
 
 namespace adascale::operators {
 namespace {
 
-core::OperatorSpec mix_spec(int in, int out, int stride) {
-  core::OperatorSpec s;
-  s.type = "mixconv";
-  s.in_channels = in;
-  s.out_channels = out;
-  s.stride = stride;
-  return s;
-}
+using testing::spec_for;
 
 TEST(MixedConv, SplitsChannelsEquallyWithTheRemainderFirst) {
   EXPECT_EQ(split_channels(32, 3), (std::vector<int64_t>{12, 10, 10}));
@@ -25,7 +19,7 @@ TEST(MixedConv, SplitsChannelsEquallyWithTheRemainderFirst) {
 }
 
 TEST(MixedConv, GroupsHaveTheirKernelsAndTheStride) {
-  auto s = mix_spec(16, 24, 2);
+  auto s = spec_for("mixconv", 16, 24, 2);
   s.expand_ratio = 2.0;  // hidden 32
   MixedConv block(s);
   ASSERT_EQ(block->mixed->size(), 3u);
@@ -48,7 +42,7 @@ TEST(MixedConv, GroupsHaveTheirKernelsAndTheStride) {
 TEST(MixedConv, MixedDepthwiseEqualsOneZeroPaddedDepthwiseConv) {
   torch::manual_seed(5);
   for (int stride : {1, 2}) {
-    auto s = mix_spec(16, 16, stride);
+    auto s = spec_for("mixconv", 16, 16, stride);
     s.kernels = {3, 5, 7};
     MixedConv block(s);
     auto h = torch::randn({2, 16, 9, 7});
@@ -72,7 +66,7 @@ TEST(MixedConv, MixedDepthwiseEqualsOneZeroPaddedDepthwiseConv) {
 }
 
 TEST(MixedConv, SqueezeExciteIsOptional) {
-  auto s = mix_spec(16, 16, 1);
+  auto s = spec_for("mixconv", 16, 16, 1);
   EXPECT_TRUE(MixedConv(s)->se.is_empty());
   s.se = true;
   MixedConv with_se(s);
@@ -81,7 +75,7 @@ TEST(MixedConv, SqueezeExciteIsOptional) {
 }
 
 TEST(MixedConv, RefusesBadKernelLists) {
-  auto s = mix_spec(16, 16, 1);
+  auto s = spec_for("mixconv", 16, 16, 1);
   s.kernels = {3, 4};
   EXPECT_THROW_WITH(MixedConv{s}, ConfigError, "kernels must be odd, got 4");
   s.kernels = {};

@@ -5,20 +5,13 @@
 
 #include "core/error.h"
 #include "operators/basic_block.h"
+#include "tests/operators/operator_test_util.h"
 #include "tests/test_util.h"
 
 namespace adascale::operators {
 namespace {
 
-core::OperatorSpec spec_for(const std::string& type, int in, int out,
-                            int stride) {
-  core::OperatorSpec s;
-  s.type = type;
-  s.in_channels = in;
-  s.out_channels = out;
-  s.stride = stride;
-  return s;
-}
+using testing::spec_for;
 
 TEST(OperatorRegistry, BuildsByNameAndListsKnownNamesForUnknownOnes) {
   auto op = make_operator(spec_for("basic", 8, 16, 2));

@@ -16,7 +16,6 @@
 #include "core/error.h"
 #include "core/execution.h"
 #include "core/file_checksum.h"
-#include "core/interrupt.h"
 #include "tests/archive_damage.h"
 #include "tests/memory_limit.h"
 #include "tests/test_util.h"
@@ -275,11 +274,7 @@ TEST(CheckpointIntegrity, ResumeWithADamagedLastCheckpointUsesTheNewestStage) {
 
   const std::string run_dir = dir.file("resumed");
   TrainRun first(config, run_dir);
-  first.options.on_step = [](int stage, int epoch, int step) {
-    if (stage == 1 && epoch == 1 && step == 3) core::request_interrupt();
-  };
-  first.train();
-  core::clear_interrupt();
+  first.train_until(/*stage=*/1, /*epoch=*/1, /*step=*/3);
   const std::string last = run_dir + "/checkpoints/last.pt";
   std::string bytes = core::read_file(last);
   bytes[bytes.size() / 2] = char(bytes[bytes.size() / 2] ^ 0x40);

@@ -13,7 +13,6 @@
 #include "core/config/node.h"
 #include "core/error.h"
 #include "core/execution.h"
-#include "core/interrupt.h"
 #include "core/run_config.h"
 #include "operators/elastic_net.h"
 #include "operators/zoo/zoo_factory.h"
@@ -111,11 +110,7 @@ TEST(MultiStageTrainer, ResumeAfterInterruptIsExact) {
 
   TrainRun first(config, dir.file("resumed"));
   // Stop mid-epoch in stage 2 (12 steps per epoch).
-  first.options.on_step = [](int stage, int epoch, int step) {
-    if (stage == 1 && epoch == 1 && step == 5) core::request_interrupt();
-  };
-  TrainingReport stopped = first.train();
-  core::clear_interrupt();
+  TrainingReport stopped = first.train_until(/*stage=*/1, /*epoch=*/1, 5);
   EXPECT_TRUE(stopped.interrupted);
   // A fresh process: other initial weights, which the checkpoint replaces.
   TrainRun second(config, dir.file("resumed"), /*init_seed=*/99);
@@ -155,11 +150,7 @@ TEST(MultiStageTrainer, ResumeWithoutLastCheckpointUsesTheNewestStage) {
 
   const std::string run_dir = dir.file("resumed");
   TrainRun first(config, run_dir);
-  first.options.on_step = [](int stage, int epoch, int step) {
-    if (stage == 1 && epoch == 1 && step == 3) core::request_interrupt();
-  };
-  first.train();
-  core::clear_interrupt();
+  first.train_until(/*stage=*/1, /*epoch=*/1, /*step=*/3);
   const std::string stage1 = run_dir + "/checkpoints/stage1.pt";
   const std::string stage1_bytes = core::read_file(stage1);
   fs::remove(run_dir + "/checkpoints/last.pt");
@@ -173,11 +164,7 @@ TEST(MultiStageTrainer, ResumeWithoutLastCheckpointUsesTheNewestStage) {
   // intact is left: refused, and metrics.csv is kept as it was.
   const std::string again = dir.file("again");
   TrainRun third(config, again);
-  third.options.on_step = [](int stage, int, int step) {
-    if (stage == 1 && step == 2) core::request_interrupt();
-  };
-  third.train();
-  core::clear_interrupt();
+  third.train_until(/*stage=*/1, /*any epoch*/ -1, /*step=*/2);
   fs::remove(again + "/checkpoints/last.pt");
   core::write_file_atomic(again + "/checkpoints/stage1.pt", "not a checkpoint");
   const std::string metrics = core::read_file(again + "/metrics.csv");

@@ -10,7 +10,6 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "core/interrupt.h"
 #include "core/run_config.h"
 #include "tests/test_util.h"
 #include "tests/training/training_fixture.h"
@@ -228,14 +227,8 @@ TEST(Pretrain, ResumeInEitherPhaseIsExact) {
     const std::string run_dir =
         dir.file("resumed" + std::to_string(stop_stage));
     TrainRun first(config, run_dir);
-    first.options.on_step = [stop_stage](int stage, int epoch, int step) {
-      if (stage == stop_stage && epoch == (stop_stage < 0 ? 1 : 0) &&
-          step == 4) {
-        core::request_interrupt();
-      }
-    };
-    TrainingReport stopped = first.train();
-    core::clear_interrupt();
+    TrainingReport stopped =
+        first.train_until(stop_stage, /*epoch=*/stop_stage < 0 ? 1 : 0, 4);
     ASSERT_TRUE(stopped.interrupted) << stop_stage;
     TrainRun second(config, run_dir, /*init_seed=*/99);
     TrainingReport done = second.train(/*resume=*/true);
@@ -253,11 +246,7 @@ TEST(Pretrain, ResumeInEitherPhaseIsExact) {
   // teacher: refused by name rather than silently taught by nothing.
   const std::string run_dir = dir.file("noteacher");
   TrainRun first(config, run_dir);
-  first.options.on_step = [](int stage, int, int step) {
-    if (stage == 1 && step == 2) core::request_interrupt();
-  };
-  first.train();
-  core::clear_interrupt();
+  first.train_until(/*stage=*/1, /*any epoch*/ -1, /*step=*/2);
   fs::remove(run_dir + "/checkpoints/stage0.pt");
   TrainRun second(config, run_dir);
   try {

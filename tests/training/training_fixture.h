@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/execution.h"
+#include "core/interrupt.h"
 #include "core/run_config.h"
 #include "datasets/dataset_factory.h"
 #include "operators/elastic_net.h"
@@ -94,6 +95,20 @@ struct TrainRun {
   TrainingReport train(bool resume = false) {
     MultiStageTrainer trainer(*trainee, *data, options);
     return trainer.run(resume);
+  }
+  /// Trains as Ctrl-C at `step` of `epoch` (any epoch when < 0) of `stage`
+  /// would stop it (stage -1 is pre-training), then clears the request.
+  TrainingReport train_until(int stop_stage, int stop_epoch, int stop_step) {
+    options.on_step = [=](int stage, int epoch, int step) {
+      if (stage == stop_stage && (stop_epoch < 0 || epoch == stop_epoch) &&
+          step == stop_step) {
+        core::request_interrupt();
+      }
+    };
+    TrainingReport report = train();
+    core::clear_interrupt();
+    options.on_step = nullptr;
+    return report;
   }
 };
 
