@@ -5,6 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Generator.h>
+#include <torch/csrc/jit/passes/xnnpack_rewrite.h>
 
 #include <algorithm>
 #include <cmath>
@@ -87,6 +88,31 @@ torch::jit::Module optimized_block(
   return optimized;
 }
 
+// The XNNPACK form of one block: LibTorch's optimize_for_mobile passes (BN
+// folded, convolutions and linears prepacked for XNNPACK with their
+// activations, add+relu fused, frozen), checked against the eager form as
+// the optimised one is. It takes and returns dense tensors; its
+// convolutions leave channels-last ones, which the next XNNPACK block reads
+// without a copy.
+torch::jit::Module xnnpack_block(
+    const std::string& name, const torch::jit::Module& traced,
+    const std::function<torch::Tensor(const torch::Tensor&)>& forward,
+    const torch::Tensor& example) {
+  // Frozen first, as torch.utils.mobile_optimizer is used: freezing
+  // inlines the weights, so the BN folding pass sees them as constants.
+  torch::jit::Module copy = traced.clone();
+  copy.eval();
+  torch::jit::Module mobile =
+      torch::jit::optimizeForMobile(torch::jit::freeze(copy));
+  torch::Tensor want = forward(example);
+  torch::Tensor got = mobile.forward({example}).toTensor();
+  if (!torch::allclose(want, got, /*rtol=*/1e-3, /*atol=*/1e-4)) {
+    throw ConfigError("XNNPACK block " + name +
+                      " disagrees with its eager form");
+  }
+  return mobile;
+}
+
 // The int8 form of one block and its relative L2 error against the float
 // form over the calibration images.
 std::pair<torch::jit::Module, double> int8_block(
@@ -127,7 +153,15 @@ std::vector<std::vector<double>> paired_rounds_ms(
   return samples;
 }
 
-// 0 when a form was not timed (the report's convention).
+// Sets the calling thread's thread teams as `backend`'s blocks run.
+void set_backend_threads(Form backend, int n) {
+  if (backend == Form::kXnnpack) {
+    set_xnnpack_threads(n);
+  } else {
+    set_intra_op_threads(n);
+  }
+}
+
 // paired_rounds_ms at each of `counts` intra-op thread counts:
 // samples[count][form][round]. Every round visits every count (in
 // alternating order) and at each one first runs forms[0] untimed, so that
@@ -135,11 +169,11 @@ std::vector<std::vector<double>> paired_rounds_ms(
 // the count changes only when the variant does.
 std::vector<std::vector<std::vector<double>>> paired_rounds_by_threads(
     const std::vector<std::function<void()>>& forms,
-    const std::vector<int>& counts, int rounds) {
+    const std::vector<int>& counts, int rounds, Form backend) {
   if (counts.size() == 1) return {paired_rounds_ms(forms, rounds)};
   constexpr int kWarmup = 3;
   for (int threads : counts) {
-    set_intra_op_threads(threads);
+    set_backend_threads(backend, threads);
     for (int i = 0; i < kWarmup; ++i) {
       for (const auto& f : forms) f();
     }
@@ -149,7 +183,7 @@ std::vector<std::vector<std::vector<double>>> paired_rounds_by_threads(
   for (int r = 0; r < rounds; ++r) {
     for (size_t j = 0; j < counts.size(); ++j) {
       const size_t c = r % 2 == 0 ? j : counts.size() - 1 - j;
-      set_intra_op_threads(counts[c]);
+      set_backend_threads(backend, counts[c]);
       forms[0]();
       for (size_t k = 0; k < forms.size(); ++k) {
         const size_t i = r % 2 == 0 ? k : forms.size() - 1 - k;
@@ -159,10 +193,11 @@ std::vector<std::vector<std::vector<double>>> paired_rounds_by_threads(
       }
     }
   }
-  set_intra_op_threads(counts.front());
+  set_backend_threads(backend, counts.front());
   return samples;
 }
 
+// 0 when a form was not timed (the report's convention).
 double median_of(std::vector<double> v) {
   return v.empty() ? 0 : core::median(std::move(v));
 }
@@ -171,10 +206,10 @@ double median_of(std::vector<double> v) {
 std::string decision_settings(const EngineOptions& o) {
   return fmt::format(
       "mode={} precision={} rounds={} alpha={} min_gain={} min_saving_ms={} "
-      "int8_tolerance={} choose_threads={}",
+      "int8_tolerance={} choose_threads={} backend={}",
       to_string(o.mode), to_string(o.precision), o.timing_repeats,
       o.choice.alpha, o.choice.min_gain, o.choice.min_saving_ms,
-      o.int8_tolerance, o.choose_threads);
+      o.int8_tolerance, o.choose_threads, to_string(o.backend));
 }
 
 // A batch-1 input that is the same at every start (fused forms are checked
@@ -187,6 +222,26 @@ torch::Tensor fixed_example(const core::ModelSpec& spec, torch::Device device) {
 }
 
 }  // namespace
+
+Backend parse_backend(const std::string& text) {
+  if (text == "auto") return Backend::kAuto;
+  if (text == "onednn") return Backend::kOneDnn;
+  if (text == "xnnpack") return Backend::kXnnpack;
+  throw UsageError("engine backend '" + text +
+                   "' is not one of auto, onednn, xnnpack");
+}
+
+std::string to_string(Backend backend) {
+  switch (backend) {
+    case Backend::kAuto:
+      return "auto";
+    case Backend::kOneDnn:
+      return "onednn";
+    case Backend::kXnnpack:
+      return "xnnpack";
+  }
+  return "?";
+}
 
 BlockMode parse_block_mode(const std::string& text) {
   if (text == "fastest") return BlockMode::kFastest;
@@ -226,6 +281,12 @@ torch::Tensor AdaptiveEngine::Block::run(const torch::Tensor& x) const {
   if (optimized) {
     // jit::Module is a handle; the copy shares the compiled graph.
     torch::jit::Module module = *optimized;
+    if (channels_last_in) {
+      return module
+          .forward({to_layout(x, false).contiguous(
+              at::MemoryFormat::ChannelsLast)})
+          .toTensor();
+    }
     return module.forward({to_layout(x, mkldnn_in)}).toTensor();
   }
   return eager_forward(to_layout(x, false));
@@ -251,19 +312,35 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
   block.eager_forward = forward;
   // With a stored decision only the stored form is built: a cached start
   // neither times nor builds forms it will not run.
+  // The engine's backend (backend_) decides which optimised form a block
+  // gets: oneDNN's, choosing among it, eager and int8 by timing, or
+  // XNNPACK's, with oneDNN's only where XNNPACK's does not build.
   const bool fastest = options.mode == BlockMode::kFastest;
+  const bool on_xnnpack = backend_ == Form::kXnnpack;
+  const bool want_xnnpack = options.mode != BlockMode::kEager && on_xnnpack &&
+                            (!cached || cached->form == Form::kXnnpack);
   const bool want_float = options.mode != BlockMode::kEager &&
-                          (!cached || cached->form == Form::kOptimized);
+                          (cached ? cached->form == Form::kOptimized
+                                  : !on_xnnpack);
   const bool want_int8 = options.mode != BlockMode::kEager &&
                          options.precision == Precision::kInt8 &&
                          (!cached || cached->form == Form::kInt8);
-  std::optional<torch::jit::Module> float_form, int8_form;
+  std::optional<torch::jit::Module> float_form, int8_form, xnnpack_form;
   Layout float_layout;
-  if (want_float || want_int8) {
+  if (want_float || want_int8 || want_xnnpack) {
     try {
       torch::jit::Module traced =
           trace_module(*module, forward, example, "block");
-      if (want_float) {
+      if (want_xnnpack) {
+        try {
+          xnnpack_form = xnnpack_block(name, traced, forward, example);
+        } catch (const Error& e) {
+          if (cached) throw;
+          log::info("engine: {} has no XNNPACK form, trying oneDNN's: {}",
+                    name, e.what());
+        }
+      }
+      if (want_float || (want_xnnpack && !xnnpack_form && !cached)) {
         float_form =
             optimized_block(name, traced, forward, example, float_layout);
       }
@@ -292,24 +369,51 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
   Form form = Form::kEager;
   FormRule rule = FormRule::kMode;
   if (options.mode == BlockMode::kOptimized) {
-    form = int8_form ? Form::kInt8 : Form::kOptimized;
+    form = int8_form      ? Form::kInt8
+           : xnnpack_form ? Form::kXnnpack
+                          : Form::kOptimized;
   } else if (fastest && cached) {
     report.decided_by = cached->rule;
     report.eager_ms = cached->eager_ms;
     report.optimized_ms = cached->optimized_ms;
     report.int8_ms = cached->int8_ms;
+    report.xnnpack_ms = cached->xnnpack_ms;
     report.p_value = cached->p_value;
     report.gain = cached->gain;
     thread_samples = cached->threads;
     rule = FormRule::kCache;
     form = cached->form;
     if ((form == Form::kOptimized && !float_form) ||
-        (form == Form::kInt8 && !int8_form)) {
+        (form == Form::kInt8 && !int8_form) ||
+        (form == Form::kXnnpack && !xnnpack_form)) {
       // The stored form no longer builds (an int8 error over the tolerance
       // on other calibration images, say): the safe form instead, and the
       // cache is rewritten with it.
       form = Form::kEager;
       rule = FormRule::kFallback;
+    }
+  } else if (fastest && xnnpack_form) {
+    // The XNNPACK backend: its form, timed at each thread count for the
+    // variants' thread choice, between XNNPACK neighbours (channels-last in
+    // and out). Not against eager or oneDNN forms in interleaved rounds:
+    // XNNPACK's pthreadpool and OpenMP's team both spin-wait after a call,
+    // and on a small machine each form then runs against the other's
+    // spinning workers (the rounds read 3-4 ms for a 0.07 ms stem).
+    const torch::Tensor x_cl =
+        example.contiguous(at::MemoryFormat::ChannelsLast);
+    Block b;
+    b.optimized = xnnpack_form;
+    b.channels_last_in = true;
+    core::Stopwatch clock;
+    const auto by_threads = paired_rounds_by_threads(
+        {[&x_cl, b] { b.run(x_cl); }}, thread_counts_, options.timing_repeats,
+        backend_);
+    startup_.timing_s += clock.seconds();
+    form = Form::kXnnpack;
+    rule = FormRule::kDefault;
+    report.xnnpack_ms = median_of(by_threads.front()[0]);
+    for (size_t c = 0; c < thread_counts_.size(); ++c) {
+      thread_samples.push_back({thread_counts_[c], by_threads[c][0]});
     }
   } else if (fastest && !float_form) {
     rule = FormRule::kFallback;
@@ -343,7 +447,8 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
     }
     core::Stopwatch clock;
     const auto by_threads =
-        paired_rounds_by_threads(forms, thread_counts_, options.timing_repeats);
+        paired_rounds_by_threads(forms, thread_counts_, options.timing_repeats,
+                                 backend_);
     const auto& ms = by_threads.front();
     startup_.timing_s += clock.seconds();
     std::vector<FormSamples> alternatives = {{Form::kEager, ms[1]}};
@@ -376,6 +481,9 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
     block.mkldnn_out = float_layout.mkldnn_out;
   } else if (form == Form::kInt8) {
     block.optimized = int8_form;
+  } else if (form == Form::kXnnpack) {
+    block.optimized = xnnpack_form;
+    block.channels_last_in = true;
   }
   report.form = form;
   report.rule = rule;
@@ -402,6 +510,7 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
   decision.eager_ms = report.eager_ms;
   decision.optimized_ms = report.optimized_ms;
   decision.int8_ms = report.int8_ms;
+  decision.xnnpack_ms = report.xnnpack_ms;
   decision.p_value = report.p_value;
   decision.gain = report.gain;
   decision.threads = std::move(thread_samples);
@@ -414,6 +523,9 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
                                const EngineOptions& options)
     : space_(net->spec()), variants_(space_.all()) {
   core::Stopwatch build_clock;
+  // Timing changes the calling thread's thread teams; the caller gets them
+  // back as they were.
+  ScopedThreadSettings caller_threads;
   if (options.timing_repeats < 1) {
     throw UsageError(fmt::format("timing_repeats must be ≥ 1, got {}",
                                  options.timing_repeats));
@@ -503,6 +615,22 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
   torch::NoGradGuard no_grad;
   const core::ModelSpec& spec = net->spec();
   example_ = fixed_example(spec, device_);
+  if (cache.status == FormCacheStatus::kHit) {
+    const bool any = std::any_of(
+        cache.forms.begin(), cache.forms.end(),
+        [](const CachedForm& f) { return f.form == Form::kXnnpack; });
+    backend_ = any ? Form::kXnnpack : Form::kOptimized;
+    startup_.backend_rule = FormRule::kCache;
+  } else if (options.mode != BlockMode::kEager && device_.is_cpu() && !int8 &&
+             options.backend == Backend::kXnnpack) {
+    backend_ = Form::kXnnpack;
+  } else if (options.mode == BlockMode::kFastest && device_.is_cpu() &&
+             !int8 && options.backend == Backend::kAuto) {
+    core::Stopwatch clock;
+    choose_backend(net, options);
+    startup_.timing_s += clock.seconds();
+  }
+  startup_.backend = backend_;
   torch::Tensor x = example_;
   // Calibration images travel with the example: chunks of 32, each chunk
   // through a different candidate of every stage, so that a block's ranges
@@ -597,19 +725,21 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
 
   int64_t fused_extra = 0;
   for (const FusedReport& f : fused_reports_) fused_extra += f.extra_bytes;
-  int by_rule[5] = {}, by_form[3] = {};
+  int by_rule[5] = {}, by_form[4] = {};
   for (const BlockReport& b : reports_) {
     ++by_rule[int(b.rule)];
     ++by_form[int(b.form)];
   }
   log::info(
-      "engine: {} blocks ({} optimised, {} eager, {} int8; decided by cache "
+      "engine: {} blocks ({} optimised, {} XNNPACK, {} eager, {} int8; "
+      "decided by cache "
       "{}, significant {}, default {}, fallback {}, mode {}), {} fused "
       "variants of at most {} ({} bytes of weights not shared), built in "
       "{:.2f} s (timing {:.2f} s, fusing {:.2f} s); {} of {} variants run on "
       "fewer than {} threads",
       reports_.size(), by_form[int(Form::kOptimized)],
-      by_form[int(Form::kEager)], by_form[int(Form::kInt8)],
+      by_form[int(Form::kXnnpack)], by_form[int(Form::kEager)],
+      by_form[int(Form::kInt8)],
       by_rule[int(FormRule::kCache)], by_rule[int(FormRule::kSignificant)],
       by_rule[int(FormRule::kDefault)], by_rule[int(FormRule::kFallback)],
       by_rule[int(FormRule::kMode)], fused_reports_.size(), max_fused_,
@@ -622,6 +752,62 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
   if (max_fused_ > 0 && fuse_after_ > 0) {
     worker_ = std::thread([this] { fusion_worker(); });
   }
+}
+
+void AdaptiveEngine::choose_backend(operators::ElasticNet& net,
+                                    const EngineOptions& options) {
+  const core::Variant trunk = space_.trunk(net->num_stages() - 1);
+  auto forward = [&](const torch::Tensor& t) { return net->forward(t, trunk); };
+  torch::jit::Module onednn, xnnpack;
+  Layout layout;
+  try {
+    torch::jit::Module traced = trace_module(*net, forward, example_, "trunk");
+    onednn = optimized_block("trunk", traced, forward, example_, layout);
+    xnnpack = xnnpack_block("trunk", traced, forward, example_);
+  } catch (const Error& e) {
+    log::info("engine: oneDNN backend; XNNPACK not tried: {}", e.what());
+    return;
+  }
+  const torch::Tensor x = to_layout(example_, layout.mkldnn_in);
+  const torch::Tensor x_cl =
+      example_.contiguous(at::MemoryFormat::ChannelsLast);
+  const std::function<void()> runs[2] = {
+      [&] { to_layout(onednn.forward({x}).toTensor(), false); },
+      [&] { xnnpack.forward({x_cl}); }};
+  // Paired rounds of short runs, each backend warmed up at the start of
+  // its run so that the other's spinning workers have gone to sleep.
+  constexpr int kWarmup = 5, kCalls = 9;
+  std::vector<double> samples[2];
+  for (int r = 0; r < options.timing_repeats; ++r) {
+    for (int k = 0; k < 2; ++k) {
+      const int b = r % 2 == 0 ? k : 1 - k;
+      set_backend_threads(b == 0 ? Form::kOptimized : Form::kXnnpack,
+                          thread_counts_.front());
+      for (int i = 0; i < kWarmup; ++i) runs[b]();
+      std::vector<double> ms;
+      for (int i = 0; i < kCalls; ++i) {
+        core::Stopwatch clock;
+        runs[b]();
+        ms.push_back(clock.milliseconds());
+      }
+      samples[b].push_back(core::median(std::move(ms)));
+    }
+  }
+  set_intra_op_threads(thread_counts_.front());
+  const FormChoice choice =
+      choose_form(samples[0], {{Form::kXnnpack, samples[1]}}, options.choice);
+  backend_ = choice.form == Form::kXnnpack ? Form::kXnnpack : Form::kOptimized;
+  startup_.backend_rule = choice.rule;
+  startup_.backend_p_value = choice.p_value;
+  startup_.backend_gain = choice.gain;
+  startup_.trunk_onednn_ms = median_of(samples[0]);
+  startup_.trunk_xnnpack_ms = median_of(samples[1]);
+  log::info(
+      "engine: {} backend by {} (trunk {} {:.3f} ms on oneDNN, {:.3f} ms on "
+      "XNNPACK; p {:.2g}, gain {:.1f}%)",
+      backend_ == Form::kXnnpack ? "XNNPACK" : "oneDNN", to_string(choice.rule),
+      space_.to_string(trunk), startup_.trunk_onednn_ms,
+      startup_.trunk_xnnpack_ms, choice.p_value, 100 * choice.gain);
 }
 
 AdaptiveEngine::~AdaptiveEngine() {
@@ -683,15 +869,17 @@ const ThreadChoice& AdaptiveEngine::thread_choice(size_t variant) const {
   return variant_threads_[variant];
 }
 
-void AdaptiveEngine::apply_threads(size_t variant) const {
+int AdaptiveEngine::apply_threads(size_t variant) const {
   const int cap = threads_.load(std::memory_order_acquire);
   const int allowed = cap > 0 ? cap : thread_counts_.front();
   // Only a count measured faster limits the cap; otherwise the variant
   // takes every thread it is allowed.
   const ThreadChoice& own = variant_threads_[variant];
-  set_intra_op_threads(own.rule == FormRule::kSignificant
-                           ? std::min(allowed, own.threads)
-                           : allowed);
+  const int threads = own.rule == FormRule::kSignificant
+                          ? std::min(allowed, own.threads)
+                          : allowed;
+  set_backend_threads(backend_, threads);
+  return threads;
 }
 
 std::vector<const AdaptiveEngine::Block*> AdaptiveEngine::chain_of(
@@ -730,7 +918,8 @@ bool AdaptiveEngine::fuse_locked(size_t variant, bool ahead) {
       log::debug("engine: {} stays chained: one of its blocks runs eager", id);
       return false;
     }
-    parts.push_back({*b->optimized, b->mkldnn_in, b->mkldnn_out});
+    parts.push_back(
+        {*b->optimized, b->mkldnn_in, b->mkldnn_out, b->channels_last_in});
   }
   core::Stopwatch clock;
   auto fused = std::make_unique<Fused>();
@@ -866,6 +1055,7 @@ torch::Tensor AdaptiveEngine::infer_chained(const torch::Tensor& batch,
     throw UsageError(fmt::format("variant {} out of range (the net has {})",
                                  index, variants_.size()));
   }
+  ScopedThreadSettings caller_threads;
   apply_threads(index);
   c10::InferenceMode inference;
   return run_chain(batch.to(device_), variants_[index]);
@@ -878,12 +1068,15 @@ InferenceResult AdaptiveEngine::infer(const torch::Tensor& batch,
     throw UsageError(fmt::format("variant {} out of range (the net has {})",
                                  index, variants_.size()));
   }
-  // OpenMP's thread count is per calling thread: apply it here.
-  apply_threads(index);
+  // OpenMP's thread count is per calling thread: apply it here, and give
+  // the caller its own back at the end.
+  ScopedThreadSettings caller_threads;
+  const int threads = apply_threads(index);
   c10::InferenceMode inference;
   const core::Variant& variant = variants_[index];
   const double tau = early_exit_threshold();
   InferenceResult result;
+  result.threads = threads;
   result.variant = index;
   result.exit = variant.exit;
   if (tau <= 0 && max_fused_ > 0) {

@@ -5,7 +5,8 @@
 ///
 /// At construction every block (the stem, each stage candidate, each exit
 /// head) is traced to TorchScript and optimised for inference once: BN
-/// folded into the convolutions, convolutions prepacked for MKL-DNN. With
+/// folded into the convolutions, convolutions prepacked for MKL-DNN, and on
+/// the CPU a second optimised form prepacked for XNNPACK. With
 /// int8 precision each block also gets a post-training int8 form
 /// (runtime/int8_quantizer.h), calibrated on the images given. Each block
 /// keeps one form, and only that copy of its weights: memory holds one copy
@@ -60,6 +61,18 @@ enum class BlockMode {
 BlockMode parse_block_mode(const std::string& text);
 std::string to_string(BlockMode mode);
 
+/// The library the optimised blocks run on (the CPU only; elsewhere the
+/// graphs are LibTorch's device kernels and this is ignored).
+enum class Backend {
+  kAuto,     ///< kFastest: the deepest trunk timed both ways; else oneDNN
+  kOneDnn,   ///< oneDNN (MKL-DNN) prepacked convolutions, Form::kOptimized
+  kXnnpack,  ///< XNNPACK prepacked operators, Form::kXnnpack
+};
+
+/// Parses "auto" | "onednn" | "xnnpack"; throws UsageError otherwise.
+Backend parse_backend(const std::string& text);
+std::string to_string(Backend backend);
+
 /// The arithmetic blocks may run in.
 enum class Precision {
   kFloat32,  ///< the trained weights as they are
@@ -111,6 +124,15 @@ struct EngineOptions {
   /// forking and joining parallel regions. Never more threads than
   /// set_threads allows.
   bool choose_threads = true;
+  /// The optimised blocks' library, on the CPU in fp32 (int8 blocks and
+  /// other devices use oneDNN's graphs). kAuto in kFastest times the
+  /// deepest trunk variant whole both ways in paired rounds, and XNNPACK
+  /// replaces oneDNN for every block only by the form-choice rule (p <
+  /// alpha, gain and saving large enough). One backend for the whole
+  /// engine, not a choice per block: XNNPACK's pthreadpool and OpenMP's
+  /// team both spin after a call, and alternating between them on every
+  /// block made each wait on the other (a 0.07 ms stem read 3-4 ms).
+  Backend backend = Backend::kAuto;
 };
 
 /// Where a bundle directory keeps its engines' form caches.
@@ -122,6 +144,7 @@ struct BlockReport {
   double eager_ms = 0;       ///< batch-1 median; 0 when not timed
   double optimized_ms = 0;   ///< batch-1 median; 0 when not built
   double int8_ms = 0;        ///< batch-1 median; 0 when not built
+  double xnnpack_ms = 0;     ///< batch-1 median; 0 when not built
   double int8_error = 0;     ///< relative L2 error on calibration; 0 if none
   bool optimized = false;    ///< the form the engine runs is traced
   bool int8 = false;         ///< … and int8
@@ -145,6 +168,15 @@ struct StartupReport {
   FormCacheStatus cache = FormCacheStatus::kMissing;
   std::string cache_reason;    ///< why it was not used, when it was not
   bool cache_written = false;  ///< decisions stored for the next start
+  /// The backend of the optimised blocks: Form::kOptimized (oneDNN) or
+  /// Form::kXnnpack, and what decided it (kMode: the options; kCache: the
+  /// stored block forms; kSignificant / kDefault: the trunk timing).
+  Form backend = Form::kOptimized;
+  FormRule backend_rule = FormRule::kMode;
+  double backend_p_value = 1;  ///< of the trunk timing (choose_form)
+  double backend_gain = 0;
+  double trunk_onednn_ms = 0;   ///< the trunk's medians; 0 when not timed
+  double trunk_xnnpack_ms = 0;
 };
 
 /// One fused variant.
@@ -164,6 +196,7 @@ struct InferenceResult {
   int exit = 0;            ///< deepest exit any sample took (0-based)
   std::vector<int> exits;  ///< the exit each sample took (0-based)
   double latency_ms = 0;   ///< wall time of the whole call
+  int threads = 0;  ///< intra-op threads it ran at (threads_of, capped)
 };
 
 class AdaptiveEngine {
@@ -201,7 +234,8 @@ class AdaptiveEngine {
   /// construction); a variant that runs faster on fewer (threads_of) uses
   /// fewer. Safe while inferring: each inferring thread applies a change
   /// at the start of its next call (LibTorch's OpenMP thread count is per
-  /// calling thread). Under background load fewer threads than cores avoid
+  /// calling thread), and infer() gives the calling thread its own
+  /// settings back when it returns. Under background load fewer threads than cores avoid
   /// waiting at every parallel region for a descheduled worker.
   void set_threads(int threads);
   int threads() const { return threads_.load(std::memory_order_acquire); }
@@ -254,6 +288,9 @@ class AdaptiveEngine {
     /// An int8 graph takes and returns dense float tensors.
     bool mkldnn_in = false;
     bool mkldnn_out = false;
+    /// An XNNPACK graph: it is given channels-last input (its convolutions
+    /// return their input's layout, so the chain stays channels-last).
+    bool channels_last_in = false;
     size_t id = 0;  ///< index into reports_ and decisions_
     torch::Tensor run(const torch::Tensor& x) const;
   };
@@ -273,10 +310,14 @@ class AdaptiveEngine {
   torch::Tensor run_chain(const torch::Tensor& x,
                           const core::Variant& variant) const;
   bool fuse_locked(size_t variant, bool ahead);
+  /// Times the deepest trunk variant whole on oneDNN and on XNNPACK and
+  /// sets backend_ and startup_'s backend fields.
+  void choose_backend(operators::ElasticNet& net, const EngineOptions& options);
   /// Chooses every variant's thread count from its blocks' timings.
   void choose_variant_threads(const FormChoiceOptions& options);
-  /// Sets the calling thread's intra-op count for running `variant`.
-  void apply_threads(size_t variant) const;
+  /// Sets the calling thread's intra-op count for running `variant`;
+  /// returns it.
+  int apply_threads(size_t variant) const;
   void note_unfused(size_t variant) const;
   void fusion_worker();
 
@@ -293,6 +334,7 @@ class AdaptiveEngine {
   StartupReport startup_;
   int64_t weight_bytes_ = 0;
   torch::Device device_{torch::kCPU};
+  Form backend_ = Form::kOptimized;  ///< see StartupReport::backend
   torch::Tensor example_;  ///< batch-1 input fused forms are checked on
   std::atomic<size_t> active_{0};
   std::atomic<double> threshold_{0};

@@ -135,6 +135,10 @@ AdaptiveRuntime AdaptiveRuntime::open(LoadedBundle bundle,
           ? core::clamp_threads(impl->options.intra_op_threads,
                                 "intra_op_threads")
           : int(std::max(1u, std::thread::hardware_concurrency()));
+  // The engine times its forms at the calling thread's count: make it the
+  // count the loop starts at (this also sizes LibTorch's pthreadpool, on
+  // which XNNPACK blocks run).
+  at::set_num_threads(impl->start_threads);
   impl->bundle.net->to(core::compute_device(impl->options.device));
   const LoadedBundle& b = impl->bundle;
   const RuntimeOptions& o = impl->options;

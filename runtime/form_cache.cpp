@@ -178,7 +178,8 @@ FormCacheRead read_form_cache(const std::string& path, const FormCacheKey& key,
     CachedForm f;
     size_t counts = 0;
     if (!(fields >> tag >> f.block >> form >> rule >> f.eager_ms >>
-          f.optimized_ms >> f.int8_ms >> f.p_value >> f.gain >> counts) ||
+          f.optimized_ms >> f.int8_ms >> f.xnnpack_ms >> f.p_value >>
+          f.gain >> counts) ||
         tag != "block" || counts > kMaxThreadCounts) {
       return corrupt(path, "bad block line '" + line + "'");
     }
@@ -226,10 +227,10 @@ void write_form_cache(const std::string& path, const FormCacheKey& key,
   body += "settings " + one_line(key.settings) + "\n";
   body += "weights " + one_line(key.weights) + "\n";
   for (const CachedForm& f : forms) {
-    body += fmt::format("block {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {}",
-                        f.block, to_string(f.form), to_string(f.rule),
-                        f.eager_ms, f.optimized_ms, f.int8_ms, f.p_value,
-                        f.gain, f.threads.size());
+    body += fmt::format(
+        "block {} {} {} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {:.6g} {}", f.block,
+        to_string(f.form), to_string(f.rule), f.eager_ms, f.optimized_ms,
+        f.int8_ms, f.xnnpack_ms, f.p_value, f.gain, f.threads.size());
     for (const ThreadSamples& t : f.threads) {
       // Shortest round-trip form: a cached start recomputes the variants'
       // thread counts from exactly the samples the first start used.

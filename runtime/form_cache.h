@@ -23,7 +23,7 @@
 namespace adascale::runtime {
 
 /// The first line of every form cache file.
-inline constexpr const char* kFormCacheFormat = "adascale-engine-forms 3";
+inline constexpr const char* kFormCacheFormat = "adascale-engine-forms 4";
 
 /// One block's stored decision and the evidence it rested on.
 struct CachedForm {
@@ -33,6 +33,7 @@ struct CachedForm {
   double eager_ms = 0;                 ///< medians when timed (0 if not)
   double optimized_ms = 0;
   double int8_ms = 0;
+  double xnnpack_ms = 0;
   double p_value = 1;  ///< see FormChoice
   double gain = 0;
   /// The chosen form's per-round times at each thread count timed (the

@@ -18,6 +18,8 @@ std::string to_string(Form form) {
       return "optimized";
     case Form::kInt8:
       return "int8";
+    case Form::kXnnpack:
+      return "xnnpack";
   }
   return "?";
 }
@@ -26,7 +28,9 @@ Form parse_form(const std::string& text) {
   if (text == "eager") return Form::kEager;
   if (text == "optimized") return Form::kOptimized;
   if (text == "int8") return Form::kInt8;
-  throw DataError("form '" + text + "' is not one of eager, optimized, int8");
+  if (text == "xnnpack") return Form::kXnnpack;
+  throw DataError("form '" + text +
+                  "' is not one of eager, optimized, int8, xnnpack");
 }
 
 std::string to_string(FormRule rule) {

@@ -1,6 +1,7 @@
 #pragma once
 /// The rule that picks the form each engine block runs: eager,
-/// the frozen and optimised float graph, or int8.
+/// the frozen and optimised float graph (oneDNN), the same graph on
+/// XNNPACK, or int8.
 ///
 /// The optimised form is the default: it does strictly less work than the
 /// eager modules (BN folded, weights prepacked), so when it measures slower
@@ -22,9 +23,14 @@ enum class Form {
   kEager,      ///< the C++ modules as trained
   kOptimized,  ///< traced, frozen, BN folded, MKL-DNN prepacked
   kInt8,       ///< post-training int8 graph
+  /// Traced, frozen, BN folded, convolutions and linears prepacked for
+  /// XNNPACK (LibTorch's optimize_for_mobile passes), channels-last
+  /// activations. At batch 1 on small maps XNNPACK's kernels and its
+  /// spinning pthreadpool cost less per call than oneDNN's primitives.
+  kXnnpack,
 };
 
-/// "eager" | "optimized" | "int8".
+/// "eager" | "optimized" | "int8" | "xnnpack".
 std::string to_string(Form form);
 /// Parses to_string's output; throws DataError otherwise.
 Form parse_form(const std::string& text);
@@ -101,7 +107,8 @@ PairedComparison compare_paired(const std::vector<double>& form_ms,
                                 const std::vector<double>& default_ms);
 
 /// The rule above. `default_ms`: the optimised form's samples;
-/// `alternatives`: the other forms built for the block (eager, int8), each
+/// `alternatives`: the other forms built for the block (eager, int8,
+/// xnnpack), each
 /// with as many samples. Among the alternatives that beat the default with
 /// p < alpha and gain ≥ min_gain, the one with the largest gain wins;
 /// without any, the optimised form stays, as kSignificant when it beat

@@ -43,6 +43,12 @@ Value* convert(Graph& graph, Value* x, bool to_mkldnn) {
                       {x});
 }
 
+Value* to_channels_last(Graph& graph, Value* x) {
+  return graph.insert(c10::Symbol::aten("contiguous"), {x},
+                      {torch::jit::NamedValue(
+                          "memory_format", c10::MemoryFormat::ChannelsLast)});
+}
+
 }  // namespace
 
 torch::jit::Module fuse_parts(const std::vector<FusablePart>& parts,
@@ -53,6 +59,7 @@ torch::jit::Module fuse_parts(const std::vector<FusablePart>& parts,
   Value* self = graph->addInput("self")->setType(fused.type());
   Value* x = graph->addInput("x")->setType(c10::TensorType::get());
   bool mkldnn = false;
+  bool channels_last = false;
   for (size_t i = 0; i < parts.size(); ++i) {
     std::shared_ptr<Graph> callee =
         parts[i].module.get_method("forward").graph();
@@ -69,8 +76,12 @@ torch::jit::Module fuse_parts(const std::vector<FusablePart>& parts,
     if (parts[i].mkldnn_in != mkldnn) {
       x = convert(*graph, x, parts[i].mkldnn_in);
     }
+    if (parts[i].channels_last_in && !channels_last) {
+      x = to_channels_last(*graph, x);
+    }
     x = torch::jit::insertGraph(*graph, *callee, {self, x}).at(0);
     mkldnn = parts[i].mkldnn_out;
+    channels_last = parts[i].channels_last_in;
   }
   if (mkldnn) x = convert(*graph, x, false);
   graph->registerOutput(x);

@@ -23,6 +23,10 @@ struct FusablePart {
   torch::jit::Module module;  ///< frozen; forward(self, Tensor) -> Tensor
   bool mkldnn_in = false;     ///< takes an MKL-DNN tensor
   bool mkldnn_out = false;    ///< returns an MKL-DNN tensor
+  /// Given channels-last input (an XNNPACK graph); it then returns
+  /// channels-last output, so only the first of a run of such parts
+  /// converts.
+  bool channels_last_in = false;
 };
 
 /// `parts` run in order as one module whose forward takes and returns a

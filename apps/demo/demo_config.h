@@ -21,6 +21,7 @@ namespace adascale::demo {
 /// `engine:` how the adaptive engine builds its blocks.
 struct DemoEngineConfig {
   std::string block_mode = "fastest";  ///< fastest | eager | optimized
+  std::string backend = "auto";        ///< auto | onednn | xnnpack
   std::string precision = "fp32";      ///< fp32 | int8
   int64_t calibration_images = 256;    ///< held-out images for int8 ranges
 
@@ -30,6 +31,9 @@ struct DemoEngineConfig {
     v("block_mode", block_mode,
       check::one_of({"fastest", "eager", "optimized"}),
       "engine blocks: the fastest form each, eager, or optimised graphs");
+    v("backend", backend, check::one_of({"auto", "onednn", "xnnpack"}),
+      "library of the optimised blocks: auto (timed on the trunk at "
+      "start-up), onednn or xnnpack");
     v("precision", precision, check::one_of({"fp32", "int8"}),
       "int8: int8 blocks where faster and within 5% of the float output");
     v("calibration_images", calibration_images,

@@ -223,6 +223,7 @@ int run(const Args& args, const std::string& exe) {
 
   runtime::RuntimeOptions settings = cfg.runtime;
   settings.engine.mode = runtime::parse_block_mode(cfg.engine.block_mode);
+  settings.engine.backend = runtime::parse_backend(cfg.engine.backend);
   settings.engine.precision = runtime::parse_precision(cfg.engine.precision);
   if (settings.engine.precision == runtime::Precision::kInt8) {
     settings.engine.calibration =
@@ -280,10 +281,13 @@ int run(const Args& args, const std::string& exe) {
   const double budget_ms = cfg.runtime.policy.budget_ms;
   if (!json) {
     fmt::print(
-        "adascale-demo: {} ({} variants; {} of {} blocks optimised, {} int8), "
-        "{} test images, {} threads, budget {} ms, trace {}, tables device "
-        "{}; ready in {:.1f} s\n",
-        args.bundle, rows.rows.size(), optimized, engine.blocks().size(), int8,
+        "adascale-demo: {} ({} variants; {} of {} blocks optimised on {}, {} "
+        "int8), {} test images, {} threads, budget {} ms, trace {}, tables "
+        "device {}; ready in {:.1f} s\n",
+        args.bundle, rows.rows.size(), optimized, engine.blocks().size(),
+        engine.startup().backend == runtime::Form::kXnnpack ? "XNNPACK"
+                                                            : "oneDNN",
+        int8,
         images.size(), exec.threads, budget_ms,
         trace ? trace->name() : std::string("none (idle)"), rows.device,
         loading.seconds());
@@ -318,6 +322,9 @@ int run(const Args& args, const std::string& exe) {
   summary["objective"] = cfg.runtime.policy.objective;
   summary["accuracy_floor_drop"] = cfg.runtime.policy.accuracy_floor_drop;
   summary["precision"] = cfg.engine.precision;
+  summary["backend"] = engine.startup().backend == runtime::Form::kXnnpack
+                           ? "xnnpack"
+                           : "onednn";
   summary["int8_blocks"] = int8;
   summary["adapt_threads"] = cfg.runtime.governor.enabled;
   summary["min_accuracy"] = min_accuracy;

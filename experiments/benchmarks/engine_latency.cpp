@@ -16,7 +16,8 @@
 //
 //   build/bin/bench_engine --bundle B [--threads 2] [--repeats 400]
 //                          [--rounds 8] [--calibration 256] [--accuracy 2000]
-//                          [--no-int8] [--skip-python] [--blocks]
+//                          [--no-int8] [--backend auto|onednn|xnnpack]
+//                          [--skip-python] [--blocks]
 //                          [--form-cache DIR] [--max-fused 16]
 //                          [--try-passes] [--json]
 
@@ -60,7 +61,7 @@ struct ExitRow {
   std::vector<double> eager_ms, engine_ms, chained_ms, whole_ms, int8_ms;
   double eager_top1 = 0, engine_top1 = 0, int8_top1 = 0;
   double int8_agreement = 0;  // share of images where int8 and float agree
-  double python_eager_ms = 0, python_optimized_ms = 0;
+  double python_eager_ms = 0, python_optimized_ms = 0, python_mobile_ms = 0;
   double python_diff = 0;
   // Largest |logit − eager logit| over a batch of random inputs.
   double engine_diff = 0, chained_diff = 0, whole_diff = 0;
@@ -213,6 +214,7 @@ int main(int argc, char** argv) {
   std::string bundle, form_cache;
   int threads = 2, repeats = 400, rounds = 8, max_fused = 16;
   bool json = false, skip_python = false, show_blocks = false, no_int8 = false;
+  std::string backend = "auto";
   bool try_passes = false;
   int64_t calibration = 256, accuracy_images = 2000;
   std::string python = "/usr/bin/python3", data;
@@ -227,6 +229,10 @@ int main(int argc, char** argv) {
   app.add_flag("--blocks", show_blocks,
                "print each block's times, form and the rule that chose it");
   app.add_flag("--no-int8", no_int8, "skip the int8 engine");
+  app.add_option("--backend", backend,
+                 "the engine's optimised blocks: auto (timed), onednn or "
+                 "xnnpack")
+      ->check(CLI::IsMember({"auto", "onednn", "xnnpack"}));
   app.add_option("--calibration", calibration,
                  "held-out images that set the int8 ranges");
   app.add_option("--accuracy", accuracy_images,
@@ -274,6 +280,7 @@ int main(int argc, char** argv) {
 
     runtime::EngineOptions options;
     options.max_fused_variants = max_fused;
+    options.backend = runtime::parse_backend(backend);
     // Cold: no stored forms, every block timed (a fresh cache directory).
     const fs::path cold_dir =
         fs::temp_directory_path() /
@@ -283,6 +290,7 @@ int main(int argc, char** argv) {
     Started cold = start_engine(bundle, options, x, rows.back().index);
     nlohmann::json cold_json = startup_json(cold);
     std::vector<runtime::BlockReport> cold_blocks = cold.engine->blocks();
+    const runtime::StartupReport cold_backend = cold.engine->startup();
     cold.engine.reset();
     fs::remove_all(cold_dir);
     // Cached: the bundle's own form cache, as the demo starts; a first run
@@ -349,7 +357,7 @@ int main(int argc, char** argv) {
     fs::path py_dir;
     std::unique_ptr<bench::Coprocess> py;
     std::vector<std::vector<double>> py_eager(rows.size()),
-        py_optimized(rows.size());
+        py_optimized(rows.size()), py_mobile(rows.size());
     if (!skip_python) {
       py_dir = fs::temp_directory_path() /
                fmt::format("adascale_bench_engine_{}", getpid());
@@ -377,6 +385,7 @@ int main(int argc, char** argv) {
             const size_t i = size_t(e.at("exit").get<int>() - 1);
             py_eager.at(i).push_back(e.at("eager_ms"));
             py_optimized.at(i).push_back(e.at("optimized_ms"));
+            py_mobile.at(i).push_back(e.at("mobile_ms"));
           }
         }
         for (ExitRow& row : rows) {
@@ -497,6 +506,7 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < rows.size(); ++i) {
         rows[i].python_eager_ms = median(py_eager[i]);
         rows[i].python_optimized_ms = median(py_optimized[i]);
+        rows[i].python_mobile_ms = median(py_mobile[i]);
       }
     }
 
@@ -521,6 +531,7 @@ int main(int argc, char** argv) {
                      {"eager_ms", b.eager_ms},
                      {"optimized_ms", b.optimized_ms},
                      {"int8_ms", b.int8_ms},
+                     {"xnnpack_ms", b.xnnpack_ms},
                      {"p_value", b.p_value},
                      {"gain", b.gain}});
       }
@@ -533,6 +544,14 @@ int main(int argc, char** argv) {
     report["startup_cached"] = startup_json(cached);
     report["startup_first_with_bundle_cache"] = first_cached_json;
     report["engine_build_s"] = cached.build_s;
+    report["backend_option"] = backend;
+    report["backend"] = runtime::to_string(engine.startup().backend);
+    report["backend_rule"] = runtime::to_string(engine.startup().backend_rule);
+    report["backend_cold"] = runtime::to_string(cold_backend.backend);
+    report["backend_cold_rule"] = runtime::to_string(cold_backend.backend_rule);
+    report["backend_cold_p_value"] = cold_backend.backend_p_value;
+    report["trunk_onednn_ms_cold"] = cold_backend.trunk_onednn_ms;
+    report["trunk_xnnpack_ms_cold"] = cold_backend.trunk_xnnpack_ms;
     report["blocks"] = engine.blocks().size();
     report["optimized_blocks"] = optimized_blocks;
     report["engine_weight_bytes"] = engine.weight_bytes();
@@ -589,6 +608,9 @@ int main(int argc, char** argv) {
       if (!skip_python) {
         j["python_eager_ms"] = row.python_eager_ms;
         j["python_optimized_ms"] = row.python_optimized_ms;
+        j["python_mobile_ms"] = row.python_mobile_ms;
+        j["engine_speedup_vs_python_mobile"] =
+            row.python_mobile_ms / median(row.engine_ms);
         j["engine_speedup_vs_python_eager"] =
             row.python_eager_ms / median(row.engine_ms);
         j["engine_speedup_vs_python_optimized"] =
@@ -639,6 +661,15 @@ int main(int argc, char** argv) {
         whole.size(), double(whole_bytes) / 1e6, threads);
     startup_line("cold", cold_json);
     startup_line("cached", report["startup_cached"]);
+    fmt::print(
+        "backend (--backend {}): cold start {} by {} (trunk {:.3f} ms on "
+        "oneDNN, {:.3f} ms on XNNPACK, p {:.2g}); timed engine {} by {}\n",
+        backend, runtime::to_string(cold_backend.backend),
+        runtime::to_string(cold_backend.backend_rule),
+        cold_backend.trunk_onednn_ms, cold_backend.trunk_xnnpack_ms,
+        cold_backend.backend_p_value,
+        runtime::to_string(engine.startup().backend),
+        runtime::to_string(engine.startup().backend_rule));
     fmt::print("forms, cold start: {}\n", count_rules(cold_blocks));
     fmt::print("forms, timed engine: {} (cache {})\n",
                count_rules(engine.blocks()), form_cache);
@@ -657,18 +688,19 @@ int main(int argc, char** argv) {
     }
     if (show_blocks) {
       const std::vector<int>& counts = engine.thread_counts();
-      fmt::print("\n{:<22} {:>9} {:>9} {:>9} {:>10} {:<12} {:>9} {:>7}  {}\n",
-                 "block", "eager", "optim.", "int8", "form", "rule (cold)", "p",
-                 "gain",
+      fmt::print(
+          "\n{:<22} {:>9} {:>9} {:>9} {:>9} {:>10} {:<12} {:>9} {:>7}  {}\n",
+          "block", "eager", "optim.", "int8", "xnnpack", "form", "rule (cold)",
+          "p", "gain",
                  counts.size() > 1 ? fmt::format("running form at {} threads",
                                                  fmt::join(counts, "/"))
                                    : std::string());
       for (size_t i = 0; i < cold_blocks.size(); ++i) {
         const auto& b = cold_blocks[i];
         fmt::print(
-            "{:<22} {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>10} {:<12} {:>9.2g} "
-            "{:>6.1f}%  {:.3f}  now: {} by {}\n",
-            b.name, b.eager_ms, b.optimized_ms, b.int8_ms,
+            "{:<22} {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>10} {:<12} "
+            "{:>9.2g} {:>6.1f}%  {:.3f}  now: {} by {}\n",
+            b.name, b.eager_ms, b.optimized_ms, b.int8_ms, b.xnnpack_ms,
             runtime::to_string(b.form), runtime::to_string(b.rule), b.p_value,
             100 * b.gain, fmt::join(engine.blocks()[i].threads_ms, "/"),
             runtime::to_string(engine.blocks()[i].form),
@@ -681,14 +713,15 @@ int main(int argc, char** argv) {
                  : std::string("-");
     };
     fmt::print(
-        "\n{:<5} {:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} "
-        "{:>8} {:>9}\n",
+        "\n{:<5} {:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} "
+        "{:>8} {:>8} {:>8} {:>9}\n",
         "exit", "variant", "C++ eager", "C++ whole", "engine", "chained",
-        "int8", "Py eager", "Py optim", "vs eager", "vs Py o.", "max |d|");
+        "int8", "Py eager", "Py optim", "Py mobile", "vs eager", "vs Py o.",
+        "vs Py m.", "max |d|");
     for (const auto& j : report["exits"]) {
       fmt::print(
           "{:<5} {:<28} {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>7.3f}ms {:>9} "
-          "{:>9} {:>9} {:>7.2f}x {:>8} {:>9.2g}\n",
+          "{:>9} {:>9} {:>9} {:>7.2f}x {:>8} {:>8} {:>9.2g}\n",
           j["exit"].get<int>(),
           j["variant"].get<std::string>() +
               (j["fused"].get<bool>() ? " (fused" : " (") +
@@ -699,13 +732,17 @@ int main(int argc, char** argv) {
           cell(j, "int8_engine_ms", "{:.3f}ms"),
           cell(j, "python_eager_ms", "{:.3f}ms"),
           cell(j, "python_optimized_ms", "{:.3f}ms"),
+          cell(j, "python_mobile_ms", "{:.3f}ms"),
           j["engine_speedup_vs_cpp_eager"].get<double>(),
           cell(j, "engine_speedup_vs_python_optimized", "{:.2f}x"),
+          cell(j, "engine_speedup_vs_python_mobile", "{:.2f}x"),
           j["max_abs_diff_vs_eager"]["engine"].get<double>());
     }
     fmt::print(
         "(vs eager: C++ eager / engine, target ≥ 2; vs Py o.: Python "
-        "optimize_for_inference / engine, target ≥ 1; max |d|: engine logits "
+        "optimize_for_inference / engine, target ≥ 1; vs Py m.: Python "
+        "optimize_for_mobile on a channels-last input / engine; max |d|: "
+        "engine logits "
         "against eager, target ≤ 1e-5; chained |d| {:.2g}, C++ whole |d| "
         "{:.2g} at most)\n",
         std::accumulate(rows.begin(), rows.end(), 0.0,

@@ -9,6 +9,10 @@ loads the weights by name, checks its logits against the traced module, and
 times at batch 1:
   - eager:     the nn.Module, torch.inference_mode()
   - optimized: torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+  - mobile:    torch.utils.mobile_optimizer.optimize_for_mobile(
+                   torch.jit.freeze(traced)) on a channels-last input (the
+               XNNPACK path; its convolutions return their input's layout,
+               so a channels-last input keeps the whole net channels-last)
 Prints one JSON object. Medians are statistics.median (the mean of the two
 middle values of an even count), the definition core/order_statistics.h
 gives the C++ side.
@@ -30,6 +34,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.mobile_optimizer import optimize_for_mobile
 
 ACTS = {
     "relu": nn.ReLU,
@@ -158,6 +163,7 @@ def main():
     arch = json.load(open(os.path.join(args.dir, "arch.json")))
     res = arch["resolution"]
     x = torch.randn(1, arch["in_channels"], res, res, generator=torch.Generator().manual_seed(0))
+    x_cl = x.contiguous(memory_format=torch.channels_last)
     out = {"threads": args.threads, "exits": []}
     models = []
     for k in range(len(arch["stages"])):
@@ -166,22 +172,27 @@ def main():
         weights.update(dict(traced.named_buffers()))
         eager = TrunkVariant(arch, k, weights).eval()
         optimized = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        mobile = optimize_for_mobile(torch.jit.freeze(traced))
         with torch.inference_mode():
             want = traced(x)
             diff_eager = (eager(x) - want).abs().max().item()
             diff_opt = (optimized(x) - want).abs().max().item()
-        models.append((k, eager, optimized, diff_eager, diff_opt))
+            diff_mobile = (mobile(x_cl) - want).abs().max().item()
+        models.append((k, eager, optimized, mobile,
+                       diff_eager, diff_opt, diff_mobile))
     per_round = max(3, args.repeats // args.rounds)
 
     def one_round():
         """Per exit, the medians of one round; the models take turns."""
         with torch.inference_mode():
             return {k: {"eager": measure(lambda: eager(x), 10, per_round),
-                        "optimized": measure(lambda: optimized(x), 10, per_round)}
-                    for k, eager, optimized, _, _ in models}
+                        "optimized": measure(lambda: optimized(x), 10, per_round),
+                        "mobile": measure(lambda: mobile(x_cl), 10, per_round)}
+                    for k, eager, optimized, mobile, _, _, _ in models}
 
-    checks = [{"exit": k + 1, "max_abs_diff_eager": de, "max_abs_diff_optimized": do}
-              for k, _, _, de, do in models]
+    checks = [{"exit": k + 1, "max_abs_diff_eager": de, "max_abs_diff_optimized": do,
+               "max_abs_diff_mobile": dm}
+              for k, _, _, _, de, do, dm in models]
     if args.serve:
         print(json.dumps({"threads": args.threads, "exits": checks}), flush=True)
         for line in iter(input_line, None):
@@ -189,7 +200,8 @@ def main():
                 raise SystemExit(f"engine_latency.py: unknown request {line.strip()!r}")
             r = one_round()
             print(json.dumps({"exits": [{"exit": k + 1, "eager_ms": t["eager"],
-                                         "optimized_ms": t["optimized"]}
+                                         "optimized_ms": t["optimized"],
+                                         "mobile_ms": t["mobile"]}
                                         for k, t in r.items()]}), flush=True)
         return
     # Rounds interleave the models so slow drift of the machine hits all.
@@ -199,7 +211,8 @@ def main():
         k = check["exit"] - 1
         out["exits"].append(dict(check,
                                  eager_ms=med(r[k]["eager"] for r in rounds),
-                                 optimized_ms=med(r[k]["optimized"] for r in rounds)))
+                                 optimized_ms=med(r[k]["optimized"] for r in rounds),
+                                 mobile_ms=med(r[k]["mobile"] for r in rounds)))
     print(json.dumps(out))
 
 

@@ -992,6 +992,9 @@ TEST(CliDemo, RunsBothPhasesUnderATraceAndWritesItsOutputs) {
   EXPECT_EQ(summary.at("forecaster"), "best");
   EXPECT_EQ(summary.at("budget_ms").get<double>(), 50);
   EXPECT_EQ(summary.at("threads"), 1);
+  EXPECT_TRUE(summary.at("backend") == "xnnpack" ||
+              summary.at("backend") == "onednn")
+      << summary.at("backend");
   EXPECT_EQ(summary.at("min_accuracy").get<double>(), 0);
   EXPECT_TRUE(summary.contains("adaptive_vs_static"));
   EXPECT_GT(std::filesystem::file_size(out + "/timeline.png"), 1000u);
@@ -1070,6 +1073,7 @@ TEST(CliDemo, BadValuesNameTheKey) {
       {"--set runtime.policy.budget_ms=inf", "runtime.policy.budget_ms"},
       {"--set runtime.forecast.window=4", "runtime.forecast.window"},
       {"--set engine.calibration_images=0", "engine.calibration_images"},
+      {"--set engine.backend=mkl", "engine.backend"},
       {"--set runtime.threads.enabled=maybe",
        "runtime.threads.enabled: expected true or false"},
       {"--set budget_ms=5", "budget_ms: unknown key"},

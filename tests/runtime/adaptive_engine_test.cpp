@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "runtime/int8_quantizer.h"
+#include "runtime/intra_op_threads.h"
 #include "tests/fixtures/int8_support.h"
 #include "tests/fixtures/tiny_elastic_spec.h"
 #include "tests/test_util.h"
@@ -333,15 +334,19 @@ TEST(AdaptiveEngine, EveryVariantRunsAtTheThreadCountChosenForIt) {
     ASSERT_TRUE(c.threads == 1 || c.threads == 2);
     EXPECT_EQ(c.rule == FormRule::kSignificant, c.threads == 1);
     auto want = eager_logits(reference, x, engine.variants()[i]);
-    EXPECT_TRUE(torch::allclose(engine.infer(x, i).logits, want, 1e-4, 1e-5));
-    // The inferring thread runs at the variant's count …
-    EXPECT_EQ(at::get_num_threads(), c.threads);
+    InferenceResult r = engine.infer(x, i);
+    EXPECT_TRUE(torch::allclose(r.logits, want, 1e-4, 1e-5));
+    // The call runs at the variant's count, and the calling thread gets
+    // its own settings back.
+    EXPECT_EQ(r.threads, c.threads);
+    EXPECT_EQ(at::get_num_threads(), 2);
+    EXPECT_TRUE(pthreadpool_enabled());
   }
-  // … and never above the cap the governor sets.
+  // … never above the cap the governor sets.
   engine.set_threads(1);
   for (size_t i = 0; i < engine.variants().size(); ++i) {
-    engine.infer(x, i);
-    EXPECT_EQ(at::get_num_threads(), 1);
+    EXPECT_EQ(engine.infer(x, i).threads, 1);
+    EXPECT_EQ(at::get_num_threads(), 2);
   }
   EXPECT_THROW(engine.thread_choice(engine.variants().size()), UsageError);
 }
@@ -591,6 +596,112 @@ TEST(AdaptiveEngine, EagerModeFusesNothing) {
   AdaptiveEngine engine(trained_like_net(), {BlockMode::kEager, 1, 0});
   EXPECT_TRUE(engine.fused_variants().empty());
   EXPECT_FALSE(engine.fuse(0));
+}
+
+// ---- backends ---------------------------------------------------------
+
+TEST(AdaptiveEngine, BackendsParseByName) {
+  EXPECT_EQ(parse_backend("auto"), Backend::kAuto);
+  EXPECT_EQ(parse_backend("onednn"), Backend::kOneDnn);
+  EXPECT_EQ(parse_backend("xnnpack"), Backend::kXnnpack);
+  EXPECT_EQ(to_string(Backend::kXnnpack), "xnnpack");
+  EXPECT_THROW_WITH(parse_backend("mkl"), UsageError,
+                    "'mkl' is not one of auto, onednn, xnnpack");
+}
+
+TEST(AdaptiveEngine, XnnpackBlocksRunEveryVariantLikeTheEagerNet) {
+  TwoThreads two;
+  auto reference = trained_like_net();
+  torch::Tensor x = torch::randn({3, 3, 16, 16});
+  for (BlockMode mode : {BlockMode::kOptimized, BlockMode::kFastest}) {
+    EngineOptions options;
+    options.mode = mode;
+    options.backend = Backend::kXnnpack;
+    options.timing_repeats = 3;
+    options.fuse_after = 1;
+    AdaptiveEngine engine(trained_like_net(), options);
+    EXPECT_EQ(engine.startup().backend, Form::kXnnpack);
+    EXPECT_EQ(engine.startup().backend_rule, FormRule::kMode);
+    EXPECT_EQ(engine.startup().trunk_xnnpack_ms, 0);  // not timed
+    for (const BlockReport& b : engine.blocks()) {
+      EXPECT_EQ(b.form, Form::kXnnpack) << b.name;
+      EXPECT_TRUE(b.optimized) << b.name;
+      EXPECT_FALSE(b.mkldnn_in) << b.name;
+      EXPECT_EQ(b.optimized_ms, 0) << b.name;  // oneDNN's form not built
+      EXPECT_EQ(b.xnnpack_ms > 0, mode == BlockMode::kFastest) << b.name;
+    }
+    for (size_t i = 0; i < engine.variants().size(); ++i) {
+      auto want = eager_logits(reference, x, engine.variants()[i]);
+      EXPECT_TRUE(torch::allclose(engine.infer(x, i).logits, want, 1e-4, 1e-5))
+          << to_string(mode) << " "
+          << engine.space().to_string(engine.variants()[i]);
+      // Once more, now fused (fuse_after 1): the stitched XNNPACK graphs.
+      engine.infer(x, i);
+      engine.wait_for_fusions();
+      EXPECT_TRUE(torch::allclose(engine.infer(x, i).logits, want, 1e-4, 1e-5))
+          << to_string(mode) << " fused "
+          << engine.space().to_string(engine.variants()[i]);
+    }
+    ASSERT_GE(engine.fused_variants().size(), 3u);
+    for (const FusedReport& f : engine.fused_variants()) {
+      EXPECT_EQ(f.extra_bytes, 0) << f.id;
+      EXPECT_LE(f.max_abs_diff, 1e-5) << f.id;
+    }
+    // The caller's threads come back as they were.
+    EXPECT_EQ(at::get_num_threads(), 2);
+    EXPECT_TRUE(pthreadpool_enabled());
+  }
+}
+
+TEST(AdaptiveEngine, OneDnnBackendBuildsNoXnnpackForms) {
+  EngineOptions options;
+  options.timing_repeats = 3;
+  options.backend = Backend::kOneDnn;
+  AdaptiveEngine engine(trained_like_net(), options);
+  EXPECT_EQ(engine.startup().backend, Form::kOptimized);
+  EXPECT_EQ(engine.startup().backend_rule, FormRule::kMode);
+  for (const BlockReport& b : engine.blocks()) {
+    EXPECT_NE(b.form, Form::kXnnpack) << b.name;
+    EXPECT_EQ(b.xnnpack_ms, 0) << b.name;
+  }
+}
+
+TEST(AdaptiveEngine, AutoBackendIsTimedOnTheTrunkAndStoredWithTheForms) {
+  TwoThreads two;
+  TempDir dir;
+  const EngineOptions options = cached_options(dir.path());
+  AdaptiveEngine first(trained_like_net(), options);
+  const StartupReport& s = first.startup();
+  EXPECT_TRUE(s.backend_rule == FormRule::kSignificant ||
+              s.backend_rule == FormRule::kDefault)
+      << to_string(s.backend_rule);
+  EXPECT_GT(s.trunk_onednn_ms, 0);
+  EXPECT_GT(s.trunk_xnnpack_ms, 0);
+  for (const BlockReport& b : first.blocks()) {
+    // One backend for every optimised block.
+    if (b.form != Form::kEager) {
+      EXPECT_EQ(b.form == Form::kXnnpack, s.backend == Form::kXnnpack)
+          << b.name;
+    }
+  }
+  // A cached start takes the backend from the stored forms and times
+  // nothing.
+  AdaptiveEngine second(trained_like_net(), options);
+  EXPECT_EQ(second.startup().cache, FormCacheStatus::kHit);
+  EXPECT_EQ(second.startup().backend, s.backend);
+  EXPECT_EQ(second.startup().backend_rule, FormRule::kCache);
+  EXPECT_EQ(second.startup().trunk_onednn_ms, 0);
+  ASSERT_EQ(second.blocks().size(), first.blocks().size());
+  for (size_t i = 0; i < first.blocks().size(); ++i) {
+    EXPECT_EQ(second.blocks()[i].form, first.blocks()[i].form)
+        << first.blocks()[i].name;
+  }
+  // Another backend setting is another cache file: decided afresh.
+  EngineOptions onednn = options;
+  onednn.backend = Backend::kOneDnn;
+  AdaptiveEngine third(trained_like_net(), onednn);
+  EXPECT_NE(third.startup().cache, FormCacheStatus::kHit);
+  EXPECT_EQ(third.startup().backend, Form::kOptimized);
 }
 
 }  // namespace

@@ -22,33 +22,13 @@ std::vector<std::string> names() {
 }
 
 std::vector<CachedForm> forms() {
-  return {{"stem",
-           Form::kOptimized,
-           FormRule::kDefault,
-           0.2,
-           0.25,
-           0,
-           0.4,
-           -0.1,
-           {}},
-          {"stage1/basic",
-           Form::kEager,
-           FormRule::kSignificant,
-           0.5,
-           0.7,
-           0,
-           1e-4,
-           0.28,
-           {}},
-          {"exit1",
-           Form::kInt8,
-           FormRule::kSignificant,
-           0.3,
-           0.2,
-           0.1,
-           2e-6,
-           0.5,
-           {}}};
+  // block, form, rule, eager / optimized / int8 / xnnpack ms, p, gain
+  return {{"stem", Form::kXnnpack, FormRule::kSignificant, 0.2, 0.25, 0, 0.125,
+           0.004, 0.5, {}},
+          {"stage1/basic", Form::kEager, FormRule::kSignificant, 0.5, 0.7, 0,
+           0.75, 1e-4, 0.28, {}},
+          {"exit1", Form::kInt8, FormRule::kSignificant, 0.3, 0.2, 0.1, 0, 2e-6,
+           0.5, {}}};
 }
 
 TEST(FormCache, WhatIsWrittenIsReadBack) {
@@ -63,6 +43,9 @@ TEST(FormCache, WhatIsWrittenIsReadBack) {
     EXPECT_EQ(read.forms[i].form, forms()[i].form);
     EXPECT_EQ(read.forms[i].rule, forms()[i].rule);
     EXPECT_NEAR(read.forms[i].eager_ms, forms()[i].eager_ms, 1e-9);
+    EXPECT_NEAR(read.forms[i].optimized_ms, forms()[i].optimized_ms, 1e-9);
+    EXPECT_NEAR(read.forms[i].int8_ms, forms()[i].int8_ms, 1e-9);
+    EXPECT_NEAR(read.forms[i].xnnpack_ms, forms()[i].xnnpack_ms, 1e-9);
     EXPECT_NEAR(read.forms[i].p_value, forms()[i].p_value, 1e-12);
     EXPECT_NEAR(read.forms[i].gain, forms()[i].gain, 1e-9);
   }
