@@ -283,8 +283,8 @@ torch::Tensor AdaptiveEngine::Block::run(const torch::Tensor& x) const {
     torch::jit::Module module = *optimized;
     if (channels_last_in) {
       return module
-          .forward({to_layout(x, false).contiguous(
-              at::MemoryFormat::ChannelsLast)})
+          .forward(
+              {to_layout(x, false).contiguous(at::MemoryFormat::ChannelsLast)})
           .toTensor();
     }
     return module.forward({to_layout(x, mkldnn_in)}).toTensor();
@@ -319,9 +319,9 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
   const bool on_xnnpack = backend_ == Form::kXnnpack;
   const bool want_xnnpack = options.mode != BlockMode::kEager && on_xnnpack &&
                             (!cached || cached->form == Form::kXnnpack);
-  const bool want_float = options.mode != BlockMode::kEager &&
-                          (cached ? cached->form == Form::kOptimized
-                                  : !on_xnnpack);
+  const bool want_float =
+      options.mode != BlockMode::kEager &&
+      (cached ? cached->form == Form::kOptimized : !on_xnnpack);
   const bool want_int8 = options.mode != BlockMode::kEager &&
                          options.precision == Precision::kInt8 &&
                          (!cached || cached->form == Form::kInt8);
@@ -336,8 +336,8 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
           xnnpack_form = xnnpack_block(name, traced, forward, example);
         } catch (const Error& e) {
           if (cached) throw;
-          log::info("engine: {} has no XNNPACK form, trying oneDNN's: {}",
-                    name, e.what());
+          log::info("engine: {} has no XNNPACK form, trying oneDNN's: {}", name,
+                    e.what());
         }
       }
       if (want_float || (want_xnnpack && !xnnpack_form && !cached)) {
@@ -405,9 +405,9 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
     b.optimized = xnnpack_form;
     b.channels_last_in = true;
     core::Stopwatch clock;
-    const auto by_threads = paired_rounds_by_threads(
-        {[&x_cl, b] { b.run(x_cl); }}, thread_counts_, options.timing_repeats,
-        backend_);
+    const auto by_threads =
+        paired_rounds_by_threads({[&x_cl, b] { b.run(x_cl); }}, thread_counts_,
+                                 options.timing_repeats, backend_);
     startup_.timing_s += clock.seconds();
     form = Form::kXnnpack;
     rule = FormRule::kDefault;
@@ -446,9 +446,8 @@ AdaptiveEngine::Block AdaptiveEngine::prepare(
       }
     }
     core::Stopwatch clock;
-    const auto by_threads =
-        paired_rounds_by_threads(forms, thread_counts_, options.timing_repeats,
-                                 backend_);
+    const auto by_threads = paired_rounds_by_threads(
+        forms, thread_counts_, options.timing_repeats, backend_);
     const auto& ms = by_threads.front();
     startup_.timing_s += clock.seconds();
     std::vector<FormSamples> alternatives = {{Form::kEager, ms[1]}};
@@ -624,8 +623,8 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
   } else if (options.mode != BlockMode::kEager && device_.is_cpu() && !int8 &&
              options.backend == Backend::kXnnpack) {
     backend_ = Form::kXnnpack;
-  } else if (options.mode == BlockMode::kFastest && device_.is_cpu() &&
-             !int8 && options.backend == Backend::kAuto) {
+  } else if (options.mode == BlockMode::kFastest && device_.is_cpu() && !int8 &&
+             options.backend == Backend::kAuto) {
     core::Stopwatch clock;
     choose_backend(net, options);
     startup_.timing_s += clock.seconds();
@@ -739,11 +738,11 @@ AdaptiveEngine::AdaptiveEngine(operators::ElasticNet net,
       "fewer than {} threads",
       reports_.size(), by_form[int(Form::kOptimized)],
       by_form[int(Form::kXnnpack)], by_form[int(Form::kEager)],
-      by_form[int(Form::kInt8)],
-      by_rule[int(FormRule::kCache)], by_rule[int(FormRule::kSignificant)],
-      by_rule[int(FormRule::kDefault)], by_rule[int(FormRule::kFallback)],
-      by_rule[int(FormRule::kMode)], fused_reports_.size(), max_fused_,
-      fused_extra, startup_.build_s, startup_.timing_s, startup_.fusing_s,
+      by_form[int(Form::kInt8)], by_rule[int(FormRule::kCache)],
+      by_rule[int(FormRule::kSignificant)], by_rule[int(FormRule::kDefault)],
+      by_rule[int(FormRule::kFallback)], by_rule[int(FormRule::kMode)],
+      fused_reports_.size(), max_fused_, fused_extra, startup_.build_s,
+      startup_.timing_s, startup_.fusing_s,
       std::count_if(variant_threads_.begin(), variant_threads_.end(),
                     [&](const ThreadChoice& c) {
                       return c.threads < thread_counts_.front();

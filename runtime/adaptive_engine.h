@@ -175,7 +175,7 @@ struct StartupReport {
   FormRule backend_rule = FormRule::kMode;
   double backend_p_value = 1;  ///< of the trunk timing (choose_form)
   double backend_gain = 0;
-  double trunk_onednn_ms = 0;   ///< the trunk's medians; 0 when not timed
+  double trunk_onednn_ms = 0;  ///< the trunk's medians; 0 when not timed
   double trunk_xnnpack_ms = 0;
 };
 
@@ -196,7 +196,7 @@ struct InferenceResult {
   int exit = 0;            ///< deepest exit any sample took (0-based)
   std::vector<int> exits;  ///< the exit each sample took (0-based)
   double latency_ms = 0;   ///< wall time of the whole call
-  int threads = 0;  ///< intra-op threads it ran at (threads_of, capped)
+  int threads = 0;         ///< intra-op threads it ran at (threads_of, capped)
 };
 
 class AdaptiveEngine {
@@ -235,8 +235,8 @@ class AdaptiveEngine {
   /// fewer. Safe while inferring: each inferring thread applies a change
   /// at the start of its next call (LibTorch's OpenMP thread count is per
   /// calling thread), and infer() gives the calling thread its own
-  /// settings back when it returns. Under background load fewer threads than cores avoid
-  /// waiting at every parallel region for a descheduled worker.
+  /// settings back when it returns. Under background load fewer threads than
+  /// cores avoid waiting at every parallel region for a descheduled worker.
   void set_threads(int threads);
   int threads() const { return threads_.load(std::memory_order_acquire); }
   /// The intra-op thread counts blocks were timed at: the count at

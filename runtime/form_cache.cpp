@@ -178,8 +178,8 @@ FormCacheRead read_form_cache(const std::string& path, const FormCacheKey& key,
     CachedForm f;
     size_t counts = 0;
     if (!(fields >> tag >> f.block >> form >> rule >> f.eager_ms >>
-          f.optimized_ms >> f.int8_ms >> f.xnnpack_ms >> f.p_value >>
-          f.gain >> counts) ||
+          f.optimized_ms >> f.int8_ms >> f.xnnpack_ms >> f.p_value >> f.gain >>
+          counts) ||
         tag != "block" || counts > kMaxThreadCounts) {
       return corrupt(path, "bad block line '" + line + "'");
     }

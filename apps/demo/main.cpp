@@ -287,8 +287,7 @@ int run(const Args& args, const std::string& exe) {
         args.bundle, rows.rows.size(), optimized, engine.blocks().size(),
         engine.startup().backend == runtime::Form::kXnnpack ? "XNNPACK"
                                                             : "oneDNN",
-        int8,
-        images.size(), exec.threads, budget_ms,
+        int8, images.size(), exec.threads, budget_ms,
         trace ? trace->name() : std::string("none (idle)"), rows.device,
         loading.seconds());
     // Seen now, not at the first measured second: whoever watches the demo

@@ -692,9 +692,9 @@ int main(int argc, char** argv) {
           "\n{:<22} {:>9} {:>9} {:>9} {:>9} {:>10} {:<12} {:>9} {:>7}  {}\n",
           "block", "eager", "optim.", "int8", "xnnpack", "form", "rule (cold)",
           "p", "gain",
-                 counts.size() > 1 ? fmt::format("running form at {} threads",
-                                                 fmt::join(counts, "/"))
-                                   : std::string());
+          counts.size() > 1 ? fmt::format("running form at {} threads",
+                                          fmt::join(counts, "/"))
+                            : std::string());
       for (size_t i = 0; i < cold_blocks.size(); ++i) {
         const auto& b = cold_blocks[i];
         fmt::print(

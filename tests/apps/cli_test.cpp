@@ -1137,9 +1137,9 @@ TEST(CliEmbedExample, RunsTheTenLinesOnAnExportedBundle) {
   ASSERT_EQ(r.out.rfind(prefix, 0), 0u) << r.out;
   const std::string label =
       r.out.substr(prefix.size(), r.out.find(';') - prefix.size());
-  EXPECT_NE(std::find(loaded.class_names.begin(), loaded.class_names.end(),
-                      label),
-            loaded.class_names.end())
+  EXPECT_NE(
+      std::find(loaded.class_names.begin(), loaded.class_names.end(), label),
+      loaded.class_names.end())
       << label;
   EXPECT_NE(r.out.find("; 25 inferences; running e"), std::string::npos)
       << r.out;

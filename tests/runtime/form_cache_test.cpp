@@ -23,12 +23,36 @@ std::vector<std::string> names() {
 
 std::vector<CachedForm> forms() {
   // block, form, rule, eager / optimized / int8 / xnnpack ms, p, gain
-  return {{"stem", Form::kXnnpack, FormRule::kSignificant, 0.2, 0.25, 0, 0.125,
-           0.004, 0.5, {}},
-          {"stage1/basic", Form::kEager, FormRule::kSignificant, 0.5, 0.7, 0,
-           0.75, 1e-4, 0.28, {}},
-          {"exit1", Form::kInt8, FormRule::kSignificant, 0.3, 0.2, 0.1, 0, 2e-6,
-           0.5, {}}};
+  return {{"stem",
+           Form::kXnnpack,
+           FormRule::kSignificant,
+           0.2,
+           0.25,
+           0,
+           0.125,
+           0.004,
+           0.5,
+           {}},
+          {"stage1/basic",
+           Form::kEager,
+           FormRule::kSignificant,
+           0.5,
+           0.7,
+           0,
+           0.75,
+           1e-4,
+           0.28,
+           {}},
+          {"exit1",
+           Form::kInt8,
+           FormRule::kSignificant,
+           0.3,
+           0.2,
+           0.1,
+           0,
+           2e-6,
+           0.5,
+           {}}};
 }
 
 TEST(FormCache, WhatIsWrittenIsReadBack) {
